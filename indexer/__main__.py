@@ -1,0 +1,3 @@
+from indexer._cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,250 @@
+"""Build, update and delete: the library behind ``python -m indexer``."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.util.times import long_to_datetime
+from whoosh.writing import IndexWriter
+
+from indexer import _store, settings
+from indexer._normalize import normalize
+from indexer._sources import Item, Skipped, read_sources
+from indexer._vocab import write_vocab
+from indexer.article import Article
+from indexer.errors import IndexWriteError
+from indexer import schema as F
+
+Progress = Callable[[int], None]
+_SENTENCE = re.compile(r"[。！？!?；;\n]")
+_NON_WORD = re.compile(r"[\W_]+")
+WRITER_MEMORY_MB = 256
+MISSING_DATE = 2**64 - 1  # what Whoosh's DATETIME column holds for an undated article
+
+
+@dataclass
+class BuildReport:
+    """What a rebuild, update or delete did; the CLI prints it."""
+
+    action: str
+    index_dir: str
+    indexed: int = 0
+    replaced: int = 0
+    deleted: int = 0
+    not_found: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    cleaned: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def articles_per_second(self) -> float:
+        return (self.indexed + self.replaced) / self.seconds if self.seconds else 0.0
+
+
+def reprint_key(article: Article) -> str:
+    """Key shared by reprints of one story: its longest sentence, normalised.
+
+    Reprints change lead-ins, credits and punctuation, but keep the story's
+    sentences; two different stories almost never share their longest one.
+    """
+    sentences = [_NON_WORD.sub("", s) for s in _SENTENCE.split(normalize(article.body))]
+    longest = max(sentences, key=lambda s: (len(s), s), default="")
+    basis = longest if len(longest) >= 20 else _NON_WORD.sub("", normalize(article.title + article.body))
+    return hashlib.blake2b(basis.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def to_document(article: Article) -> dict[str, object]:
+    doc: dict[str, object] = {
+        F.ID_FIELD: article.id,
+        F.BODY: article.body,
+        F.BODY_CHARS: article.body,
+        F.HEADLINE: article.title,
+        F.TITLE_DERIVED: article.title_derived,
+        F.CONTENT_HASH: article.content_hash,
+        F.DUP_KEY: reprint_key(article),
+    }
+    if not article.title_derived:
+        title = article.title if not article.original_title else f"{article.title}\n{article.original_title}"
+        doc[F.TITLE] = doc[F.TITLE_CHARS] = title
+    if article.published:
+        doc[F.PUBLISHED] = article.published
+        doc[F.YEAR] = str(article.published.year)
+    for name, value in (
+        (F.SOURCE, article.source), (F.CATEGORY, article.category), (F.URL, article.url),
+        (F.AUTHOR, article.author), (F.EDITOR, article.editor),
+        (F.ORIGINAL_TITLE, article.original_title), (F.ORIGIN, article.origin),
+    ):
+        if value:
+            doc[name] = value
+    return doc
+
+
+def _articles(items: Iterable[Item], report: BuildReport, progress: Progress | None) -> Iterable[Article]:
+    for item in items:
+        if isinstance(item, Skipped):
+            report.skipped.append(item)
+        else:
+            yield item
+        if progress:
+            progress(1)
+
+
+def build_index(
+    sources: Iterable[str | os.PathLike[str]],
+    index_dir: str | os.PathLike[str] | None = None,
+    *,
+    procs: int | None = None,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Index ``sources`` into a new generation and swap it in atomically."""
+    root = settings.index_dir(index_dir)
+    report = BuildReport("rebuild", str(root))
+    started = time.perf_counter()
+    with _store.writer_lock(root):
+        report.cleaned = _store.remove_stale(root)
+        building = _store.new_building_dir(root)
+        try:
+            ix = whoosh_index.create_in(str(building), F.build_schema())
+            workers = procs or settings.procs()
+            writer = ix.writer(procs=workers, multisegment=workers > 1, limitmb=WRITER_MEMORY_MB)
+            seen: dict[str, str] = {}
+            try:
+                for article in _articles(read_sources(sources), report, progress):
+                    first = seen.get(article.id)
+                    if first is not None:
+                        report.skipped.append(Skipped(article.origin or article.id, f"duplicate id {article.id!r} (first in {first})"))
+                        continue
+                    seen[article.id] = article.origin or article.id
+                    writer.add_document(**to_document(article))
+                    report.indexed += 1
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+            write_vocab(ix, building)
+            _store.write_meta(building, articles=report.indexed, built=time.strftime("%Y-%m-%dT%H:%M:%S"))
+            _store.publish(root, building)
+        except OSError as exc:
+            raise IndexWriteError(f"cannot write the index in {root}: {exc.strerror or exc}; the previous index is intact") from exc
+        finally:
+            if building.exists():
+                import shutil
+
+                shutil.rmtree(building, ignore_errors=True)
+        _store.remove_stale(root)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callable[[IndexWriter, object, BuildReport], None]) -> BuildReport:
+    root = settings.index_dir(index_dir)
+    report = BuildReport(action, str(root))
+    started = time.perf_counter()
+    with _store.writer_lock(root):
+        report.cleaned = _store.remove_stale(root)
+        gen = _store.current_generation(root)
+        ix = _store.open_generation(gen)
+        try:
+            writer = ix.writer()
+            try:
+                with ix.searcher() as searcher:
+                    apply(writer, searcher, report)
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit(optimize=False)
+            write_vocab(ix, gen)
+            _store.write_meta(gen, articles=ix.doc_count(), built=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        except OSError as exc:
+            raise IndexWriteError(f"cannot write the index in {root}: {exc.strerror or exc}; the previous index is intact") from exc
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def update_index(
+    sources: Iterable[str | os.PathLike[str]],
+    index_dir: str | os.PathLike[str] | None = None,
+    *,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Add the articles in ``sources``, replacing those whose id is already indexed."""
+
+    def apply(writer: IndexWriter, searcher: object, report: BuildReport) -> None:
+        seen: set[str] = set()
+        for article in _articles(read_sources(sources), report, progress):
+            exists = article.id in seen or searcher.document_number(**{F.ID_FIELD: article.id}) is not None  # type: ignore[attr-defined]
+            writer.update_document(**to_document(article))
+            seen.add(article.id)
+            if exists:
+                report.replaced += 1
+            else:
+                report.indexed += 1
+
+    return _modify(index_dir, "update", apply)
+
+
+def delete_articles(ids: Iterable[str], index_dir: str | os.PathLike[str] | None = None) -> BuildReport:
+    """Remove the articles with these ids; unknown ids are listed in ``not_found``."""
+
+    def apply(writer: IndexWriter, searcher: object, report: BuildReport) -> None:
+        for article_id in dict.fromkeys(ids):
+            if searcher.document_number(**{F.ID_FIELD: article_id}) is None:  # type: ignore[attr-defined]
+                report.not_found.append(article_id)
+            else:
+                writer.delete_by_term(F.ID_FIELD, article_id)
+                report.deleted += 1
+
+    return _modify(index_dir, "delete", apply)
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    index_dir: str
+    generation: str
+    articles: int
+    sources: dict[str, int]
+    first_published: str | None
+    last_published: str | None
+    undated: int
+    bytes_on_disk: int
+    built: str | None
+
+
+def index_stats(index_dir: str | os.PathLike[str] | None = None) -> IndexStats:
+    root = settings.index_dir(index_dir)
+    gen = _store.current_generation(root)
+    meta = _store.check_meta(gen)
+    ix = _store.open_generation(gen)
+    with ix.searcher() as searcher:
+        sources: dict[str, int] = {}
+        source_col = searcher.reader().column_reader(F.SOURCE)
+        date_col = searcher.reader().column_reader(F.PUBLISHED, translate=False)
+        dates = []
+        undated = 0
+        for docnum in searcher.reader().all_doc_ids():
+            name = source_col[docnum] or "(none)"
+            sources[name] = sources.get(name, 0) + 1
+            value = date_col[docnum]
+            if value != MISSING_DATE:
+                dates.append(value)
+            else:
+                undated += 1
+        count = searcher.doc_count()
+    return IndexStats(
+        index_dir=str(root),
+        generation=gen.name,
+        articles=count,
+        sources=dict(sorted(sources.items(), key=lambda kv: -kv[1])),
+        first_published=long_to_datetime(min(dates)).isoformat(sep=" ") if dates else None,
+        last_published=long_to_datetime(max(dates)).isoformat(sep=" ") if dates else None,
+        undated=undated,
+        bytes_on_disk=_store.disk_usage(gen),
+        built=str(meta.get("built")) if meta.get("built") else None,
+    )

@@ -1,0 +1,158 @@
+"""``python -m indexer``: rebuild, update, delete, stats, analyze.
+
+Exit status: 0 done; 3 done but some items were skipped (each listed with its
+reason); 1 failed, the previous index untouched; 2 bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from dataclasses import asdict
+from typing import Any, Sequence
+
+from indexer import settings
+from indexer._build import BuildReport, build_index, delete_articles, index_stats, update_index
+from indexer.errors import IndexerError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+DEFAULT_SOURCE = "data/articles"
+MAX_SKIPS_SHOWN = 20
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m indexer", description="Build and maintain the Chinese search index.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--index-dir",
+        default=None,
+        help=f"index folder (default: ${settings.ENV_PREFIX}INDEX_DIR or 'index')",
+    )
+    common.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    common.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("rebuild", parents=[common], help="build a fresh index from SOURCEs and swap it in atomically")
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help=f"files or folders (default: {DEFAULT_SOURCE})")
+    p.add_argument("--procs", type=int, default=None, help="worker processes (default: CPUs, at most 4)")
+    p = sub.add_parser("update", parents=[common], help="add articles from SOURCEs, replacing those with the same id")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p = sub.add_parser("delete", parents=[common], help="remove articles by id")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    sub.add_parser("stats", parents=[common], help="counts, sources, date range and size of the index")
+    p = sub.add_parser("analyze", parents=[common], help="show the tokens of TEXT in the word and character fields")
+    p.add_argument("text", metavar="TEXT")
+    p.add_argument("--mode", choices=("index", "query"), default="index")
+    return parser
+
+
+class _Progress:
+    def __init__(self, enabled: bool) -> None:
+        self.bar: Any = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit=" items", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+
+    def __call__(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _report_dict(report: BuildReport) -> dict[str, Any]:
+    data = asdict(report)
+    data["skipped"] = [{"item": s.item, "reason": s.reason} for s in report.skipped]
+    data["seconds"] = round(report.seconds, 3)
+    data["articles_per_second"] = round(report.articles_per_second, 1)
+    return data
+
+
+def _print_report(report: BuildReport) -> None:
+    out = sys.stdout
+    for name in report.cleaned:
+        print(f"note: removed {name}, left by an interrupted run", file=out)
+    parts = [f"{report.action}: {report.index_dir}"]
+    if report.action == "delete":
+        parts.append(f"deleted {report.deleted}")
+        if report.not_found:
+            parts.append(f"not found {len(report.not_found)}: {', '.join(report.not_found[:10])}")
+    else:
+        parts.append(f"indexed {report.indexed}")
+        if report.action == "update":
+            parts.append(f"replaced {report.replaced}")
+        parts.append(f"skipped {len(report.skipped)}")
+        parts.append(f"{report.seconds:.1f} s ({report.articles_per_second:.0f} articles/s)")
+    print(" | ".join(parts), file=out)
+    if report.skipped:
+        reasons = Counter(s.reason.split(" (")[0] for s in report.skipped)
+        print("skipped by reason: " + "; ".join(f"{r}: {n}" for r, n in reasons.most_common()), file=out)
+        for s in report.skipped[:MAX_SKIPS_SHOWN]:
+            print(f"  skipped {s.item}: {s.reason}", file=out)
+        if len(report.skipped) > MAX_SKIPS_SHOWN:
+            print(f"  … and {len(report.skipped) - MAX_SKIPS_SHOWN} more (use --json for all)", file=out)
+
+
+def _analyze(text: str, mode: str, as_json: bool) -> None:
+    from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer
+
+    fields = {}
+    for name, analyzer in (("word", ChineseAnalyzer()), ("char", ChineseCharAnalyzer())):
+        fields[name] = [
+            {"token": t.text, "position": t.pos, "start": t.startchar, "end": t.endchar, "text": text[t.startchar : t.endchar]}
+            for t in analyzer(text, positions=True, chars=True, mode=mode)
+        ]
+    if as_json:
+        print(json.dumps({"text": text, "mode": mode, "fields": fields}, ensure_ascii=False, indent=1))
+        return
+    for name, tokens in fields.items():
+        print(f"{name} field ({mode} mode):")
+        for t in tokens:
+            print(f"  {t['position']:>4}  {t['start']:>4}-{t['end']:<4}  {t['token']}" + (f"  ({t['text']})" if t["text"] != t["token"] else ""))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "analyze":
+            _analyze(args.text, args.mode, args.json)
+            return EXIT_OK
+        if args.command == "stats":
+            stats = index_stats(args.index_dir)
+            if args.json:
+                print(json.dumps(asdict(stats), ensure_ascii=False, indent=1))
+            elif not args.quiet:
+                print(f"index: {stats.index_dir} ({stats.generation}, built {stats.built})")
+                print(f"articles: {stats.articles} ({stats.undated} without a date)")
+                print(f"published: {stats.first_published} … {stats.last_published}")
+                print(f"size on disk: {stats.bytes_on_disk / 2**20:.1f} MB")
+                print("sources: " + ", ".join(f"{k} {v}" for k, v in list(stats.sources.items())[:15]))
+            return EXIT_OK
+        progress = _Progress(not args.quiet and not args.json)
+        try:
+            if args.command == "rebuild":
+                report = build_index(args.sources or [DEFAULT_SOURCE], args.index_dir, procs=args.procs, progress=progress)
+            elif args.command == "update":
+                report = update_index(args.sources, args.index_dir, progress=progress)
+            else:
+                report = delete_articles(args.ids, args.index_dir)
+        finally:
+            progress.close()
+        if args.json:
+            print(json.dumps(_report_dict(report), ensure_ascii=False, indent=1))
+        elif not args.quiet:
+            _print_report(report)
+        return EXIT_SKIPPED if report.skipped or report.not_found else EXIT_OK
+    except IndexerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted: the previous index is still being served", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line for the user, never a traceback
+        print(f"internal error: {type(exc).__name__}: {exc} (the previous index is intact)", file=sys.stderr)
+        return EXIT_FAILED

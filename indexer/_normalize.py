@@ -1,0 +1,57 @@
+"""One normalisation for documents and queries: NFKC, case folding, Traditional to Simplified.
+
+``normalize_with_offsets`` also returns, for every character of the normalised
+text, the index of the original character it came from, so that token offsets
+can point into the text as written.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+from typing import Sequence
+
+import opencc
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def normalize(text: str) -> str:
+    """Normalise ``text`` for matching (the offsets are not needed)."""
+    return _t2s().convert(_fold(text))
+
+
+def normalize_with_offsets(text: str) -> tuple[str, Sequence[int] | None]:
+    """Return ``(normalised, origin)``; ``origin`` is None when the mapping is one to one."""
+    folded = _fold(text)
+    if len(folded) == len(text):
+        converted = _t2s().convert(folded)
+        if len(converted) == len(folded):
+            return converted, None
+    # Slow path, rare: some character expands or contracts (ligatures, ß, ...).
+    out: list[str] = []
+    origin: list[int] = []
+    convert = _t2s().convert
+    for i, ch in enumerate(text):
+        piece = _fold(ch)
+        if piece and len(converted_piece := convert(piece)) == len(piece):
+            piece = converted_piece
+        out.append(piece)
+        origin.extend([i] * len(piece))
+    return "".join(out), origin
+
+
+def original_span(origin: Sequence[int] | None, start: int, end: int, length: int) -> tuple[int, int]:
+    """Map a ``[start, end)`` span of the normalised text back to the original text."""
+    if origin is None:
+        return start, end
+    if start >= len(origin):
+        return length, length
+    return origin[start], (origin[end - 1] + 1) if end > start else origin[start]

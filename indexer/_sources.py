@@ -1,0 +1,284 @@
+"""Walk SOURCE files and folders and turn what they hold into articles.
+
+Formats, recognised by extension and then by content: raw page text
+(``.txt``), HTML pages, JSON lines, and Sogou ``<doc>`` record files; in
+UTF-8, GB18030 or Big5. Whatever cannot become an article is reported as a
+``Skipped`` item with a one-line reason; nothing here raises at the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from indexer._decode import UndecodableError, decode_bytes
+from indexer._text import clean_lines, parse_page_text
+from indexer.article import Article, derive_title, parse_date
+from indexer.errors import ArticleParseError
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml"}
+JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+TEXT_SUFFIXES = {".txt", ".text", ""}
+RECORD_SUFFIXES = {".dat", ".xml", ".trec", ".sgml"}
+_SOGOU_DOC = re.compile(r"<doc>(.*?)</doc>", re.S)
+_SOGOU_FIELD = re.compile(r"<(url|docno|contenttitle|content)>(.*?)</\1>", re.S)
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})(\d{2})(\d{2})/")
+# A line that stands in this share of a folder's text files (and in at least
+# three of them) is site boilerplate, not article text.
+BOILERPLATE_SHARE = 0.3
+BOILERPLATE_MIN_FILES = 3
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input item that did not become an article, and why."""
+
+    item: str
+    reason: str
+
+
+Item = Article | Skipped
+
+
+def iter_files(source: Path) -> Iterator[Path]:
+    """Regular files under ``source`` in a stable order; symlinked folders are not followed."""
+    if source.is_file():
+        yield source
+        return
+    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath, name)
+
+
+def read_sources(sources: Iterable[str | os.PathLike[str]]) -> Iterator[Item]:
+    """Every article (or skip report) found under ``sources``."""
+    for raw in sources:
+        source = Path(raw)
+        if not source.exists():
+            yield Skipped(str(source), "no such file or folder")
+            continue
+        root = source.parent if source.is_file() else source
+        boilerplate = _folder_boilerplate(source) if source.is_dir() else {}
+        for path in iter_files(source):
+            yield from read_file(path, root=root, boilerplate=boilerplate.get(path.parent, frozenset()))
+
+
+def read_file(path: Path, *, root: Path, boilerplate: frozenset[str] = frozenset()) -> Iterator[Item]:
+    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise ArticleParseError(rel, "empty file")
+        suffix = path.suffix.lower()
+        if suffix in JSONL_SUFFIXES:
+            yield from _read_jsonl(path, rel)
+            return
+        if suffix not in HTML_SUFFIXES | TEXT_SUFFIXES | RECORD_SUFFIXES:
+            raise ArticleParseError(rel, f"unsupported file type {suffix!r}")
+        if size > MAX_FILE_BYTES:
+            raise ArticleParseError(rel, f"file too large ({size / 2**20:.1f} MB > {MAX_FILE_BYTES // 2**20} MB)")
+        text = _decode(path.read_bytes(), rel)
+        head = text[:2048].lstrip().lower()
+        if suffix in RECORD_SUFFIXES or head.startswith(("<doc>", "<docs>", "<doclist>")):
+            if "<doc>" in text[:4096]:
+                yield from _read_doc_records(text, rel)
+                return
+            if suffix in RECORD_SUFFIXES:
+                raise ArticleParseError(rel, "XML without <doc> records (RSS and other XML are not articles)")
+        if suffix in HTML_SUFFIXES or head.startswith(("<!doctype html", "<html")):
+            yield _from_html(text, rel)
+        else:
+            yield _from_page_text(text, rel, boilerplate)
+    except ArticleParseError as exc:
+        yield Skipped(exc.path, exc.reason)
+    except OSError as exc:
+        yield Skipped(rel, f"cannot read: {exc.strerror or exc}")
+
+
+def parse_article(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Article:
+    """Parse one single-article file (raw page text or HTML); raise ``ArticleParseError``."""
+    p = Path(path)
+    items = list(read_file(p, root=Path(root) if root else p.parent))
+    if len(items) != 1:
+        raise ArticleParseError(str(p), f"holds {len(items)} records, not one article")
+    item = items[0]
+    if isinstance(item, Skipped):
+        raise ArticleParseError(item.item, item.reason)
+    return item
+
+
+def _decode(data: bytes, rel: str) -> str:
+    try:
+        return decode_bytes(data)[0]
+    except UndecodableError as exc:
+        raise ArticleParseError(rel, str(exc)) from exc
+
+
+def _finish(
+    rel: str, *, title: str | None, body: str, published: datetime | None = None, **fields: str | None
+) -> Article:
+    body = body.strip()
+    if not body and not (title or "").strip():
+        raise ArticleParseError(rel, "no text")
+    if not body:
+        body = title or ""
+    title = (title or "").strip()
+    derived = not title
+    return Article(
+        id=rel,
+        title=title or derive_title(body),
+        body=body,
+        published=published,
+        title_derived=derived,
+        origin=fields.pop("origin", None) or rel,
+        **{k: (v.strip() if isinstance(v, str) and v.strip() else None) for k, v in fields.items()},
+    )
+
+
+def _from_page_text(text: str, rel: str, boilerplate: frozenset[str]) -> Article:
+    page = parse_page_text(text, boilerplate=boilerplate)
+    return _finish(
+        rel,
+        title=page.title,
+        body=page.body,
+        published=parse_date(page.published_text),
+        source=page.source,
+        category=page.category,
+        author=page.author,
+        editor=page.editor,
+        original_title=page.original_title,
+    )
+
+
+def _from_html(text: str, rel: str) -> Article:
+    from indexer._html import extract_html
+
+    page = extract_html(text, url=rel)
+    return _finish(
+        rel, title=page.title, body=page.body, published=page.published,
+        source=page.source, author=page.author, url=page.url,
+    )
+
+
+def _read_jsonl(path: Path, rel: str) -> Iterator[Item]:
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            where = f"{rel}:{lineno}"
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8-sig") if lineno == 1 else raw.decode("utf-8")
+            except UnicodeDecodeError:
+                try:
+                    line = decode_bytes(raw)[0]
+                except UndecodableError as exc:
+                    yield Skipped(where, str(exc))
+                    continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield Skipped(where, f"invalid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            if not isinstance(record, dict):
+                yield Skipped(where, "not a JSON object")
+                continue
+            try:
+                yield _from_record(record, where)
+            except ArticleParseError as exc:
+                yield Skipped(exc.path, exc.reason)
+
+
+def _text_field(record: dict[str, object], *names: str) -> str | None:
+    for name in names:
+        value = record.get(name)
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return "\n".join(value)  # type: ignore[arg-type]
+    return None
+
+
+def _from_record(record: dict[str, object], where: str) -> Article:
+    raw_id = record.get("id")
+    article_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else where
+    body = _text_field(record, "text", "body", "content") or ""
+    body = "\n".join(clean_lines(body))
+    article = _finish(
+        where,
+        title=_text_field(record, "title"),
+        body=body,
+        published=parse_date(_text_field(record, "date", "published", "publish_time", "time")),
+        source=_text_field(record, "source"),
+        category=_text_field(record, "category"),
+        url=_text_field(record, "url"),
+        author=_text_field(record, "author"),
+        origin=where,
+    )
+    return _with_id(article, article_id)
+
+
+def _with_id(article: Article, article_id: str) -> Article:
+    from dataclasses import replace
+
+    return replace(article, id=article_id)
+
+
+def _read_doc_records(text: str, rel: str) -> Iterator[Item]:
+    for n, match in enumerate(_SOGOU_DOC.finditer(text), 1):
+        fields = {m.group(1): m.group(2) for m in _SOGOU_FIELD.finditer(match.group(1))}
+        where = f"{rel}#{n}"
+        url = (fields.get("url") or "").strip() or None
+        body = "\n".join(clean_lines(fields.get("content", "").replace("\ue40c", "\n")))
+        published = None
+        if url and (d := _URL_DATE.search(url)):
+            published = parse_date("-".join(d.groups()))
+        host = urlsplit(url).hostname if url else None
+        try:
+            article = _finish(
+                where,
+                title=fields.get("contenttitle"),
+                body=body,
+                published=published,
+                source=host,
+                category=host.split(".")[0] if host else None,
+                url=url,
+                origin=where,
+            )
+        except ArticleParseError as exc:
+            yield Skipped(exc.path, exc.reason)
+            continue
+        docno = (fields.get("docno") or "").strip()
+        yield _with_id(article, docno or where)
+
+
+def _folder_boilerplate(source: Path) -> dict[Path, frozenset[str]]:
+    """Lines repeated across many raw-text files of one folder (cross-document evidence)."""
+    by_dir: dict[Path, list[Path]] = {}
+    for path in iter_files(source):
+        if path.suffix.lower() in TEXT_SUFFIXES - {""}:
+            by_dir.setdefault(path.parent, []).append(path)
+    found: dict[Path, frozenset[str]] = {}
+    for folder, paths in by_dir.items():
+        if len(paths) < BOILERPLATE_MIN_FILES:
+            continue
+        counts: Counter[str] = Counter()
+        for path in paths[:2000]:
+            try:
+                if path.stat().st_size > MAX_FILE_BYTES:
+                    continue
+                counts.update(set(clean_lines(decode_bytes(path.read_bytes())[0])))
+            except (OSError, UndecodableError):
+                continue
+        need = max(BOILERPLATE_MIN_FILES, BOILERPLATE_SHARE * min(len(paths), 2000))
+        found[folder] = frozenset(line for line, n in counts.items() if n >= need)
+    return found

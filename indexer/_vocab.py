@@ -1,0 +1,47 @@
+"""The index's own vocabulary with pinyin, for autocomplete and "did you mean".
+
+Written beside each generation as ``vocab.tsv`` (term, weight, full pinyin,
+initials), so the search side never pays for pinyin conversion at query time.
+Title words weigh more than body words, as users look for what stories are about.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pypinyin import Style, lazy_pinyin
+from whoosh.index import Index
+
+from indexer.schema import BODY, TITLE
+
+VOCAB_FILE = "vocab.tsv"
+MAX_TERMS = 150_000
+TITLE_WEIGHT = 20
+_HAN_WORD = re.compile(r"^[\u4e00-\u9fff]{2,12}$")
+
+
+def pinyin_keys(term: str) -> tuple[str, str]:
+    syllables = lazy_pinyin(term, style=Style.NORMAL, errors="ignore")
+    return "".join(syllables), "".join(s[0] for s in syllables if s)
+
+
+def write_vocab(ix: Index, gen: Path, *, min_body_df: int = 2) -> int:
+    weights: dict[str, int] = {}
+    with ix.reader() as reader:
+        for field, factor, floor in ((TITLE, TITLE_WEIGHT, 1), (BODY, 1, min_body_df)):
+            if field not in reader.schema:
+                continue
+            for btext, info in reader.iter_field(field):
+                term = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+                df = info.doc_frequency()
+                if df >= floor and _HAN_WORD.match(term):
+                    weights[term] = weights.get(term, 0) + df * factor
+    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS]
+    tmp = gen / (VOCAB_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for term, weight in top:
+            full, initials = pinyin_keys(term)
+            fh.write(f"{term}\t{weight}\t{full}\t{initials}\n")
+    tmp.replace(gen / VOCAB_FILE)
+    return len(top)

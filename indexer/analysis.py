@@ -1,0 +1,220 @@
+"""Analyzers for the word fields (jieba) and the character fields (CJK bigrams).
+
+Both honour Whoosh's token contract: ``pos`` is a token number, and
+``startchar``/``endchar`` point into the original text, so highlights land on
+the characters as written even though matching runs on normalised text
+(NFKC, case folded, Traditional converted to Simplified).
+
+Whoosh pickles these analyzers into the index schema: the classes stay at the
+top level of this module, hold no state, and keep their names. Any change to
+what they emit must bump ``ANALYZER_VERSION`` so that old indexes ask for a
+rebuild instead of silently mismatching.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+from importlib import resources
+from typing import Iterator
+
+from whoosh.analysis import Analyzer, Token
+
+from indexer import settings
+from indexer._normalize import normalize_with_offsets, original_span
+
+ANALYZER_VERSION = 1
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A Han run, or a word of letters/digits with inner joiners kept whole
+# ("covid-19", "3.6.3", "c#", "c++", "12.5%").
+_ALNUM = rf"[^\W_{_HAN}]"
+_SEGMENT = re.compile(
+    rf"(?P<han>[{_HAN}]+)|(?P<word>{_ALNUM}+(?:[.\-'&_+]{_ALNUM}+)*[+#%]*)"
+)
+_PIECES = re.compile(rf"{_ALNUM}+")
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    text = resources.files("indexer").joinpath("resources/stopwords.txt").read_text("utf-8")
+    return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+def _is_han(text: str) -> bool:
+    return bool(text) and all("\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in text)
+
+
+_jieba: object = None
+
+
+def _load_jieba():  # type: ignore[no-untyped-def]
+    """jieba's tokenizer with our user dictionary, built once per process."""
+    global _jieba
+    if _jieba is None:
+        with _lock:
+            if _jieba is None:
+                _jieba = _build_jieba()
+    return _jieba
+
+
+def _build_jieba():  # type: ignore[no-untyped-def]
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    cache = settings.setting("JIEBA_CACHE")
+    tokenizer = jieba.Tokenizer()
+    if cache:
+        tokenizer.cache_file = cache
+    tokenizer.initialize()
+    userdict = resources.files("indexer").joinpath("resources/userdict.txt")
+    for line in userdict.read_text("utf-8").splitlines():
+        parts = line.split()
+        if parts and not line.startswith("#"):
+            freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            tokenizer.add_word(parts[0], freq, parts[2] if len(parts) > 2 else None)
+    return tokenizer
+
+
+def segment(text: str) -> list[tuple[str, int, int]]:
+    """jieba's accurate-mode words of a normalised Han run, with offsets."""
+    out = []
+    start = 0
+    for word in _load_jieba().cut(text, HMM=True):
+        end = start + len(word)
+        out.append((word, start, end))
+        start = end
+    return out
+
+
+def _subwords(word: str) -> Iterator[tuple[str, int]]:
+    """Dictionary words of length 2 and 3 inside a longer word (jieba's search mode)."""
+    freq = _load_jieba().FREQ
+    for n in (2, 3):
+        if len(word) > n:
+            for i in range(len(word) - n + 1):
+                gram = word[i : i + n]
+                if freq.get(gram):
+                    yield gram, i
+
+
+class ChineseAnalyzer(Analyzer):
+    """Word tokens: jieba for Han text, whole words for Latin letters and digits.
+
+    In ``index`` mode the dictionary words inside a longer word are emitted at
+    the same position as the word, so ``哈尔`` finds ``齐齐哈尔市``; queries use
+    accurate mode only. Stop words are dropped but still take up their
+    position, so phrase queries keep their shape.
+    """
+
+    def __call__(  # type: ignore[override]
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        norm, origin = normalize_with_offsets(value)
+        stops = stopwords() if removestops else frozenset()
+        index_mode = mode == "index"
+        pos = start_pos
+        prev_end = 0
+        for match in _SEGMENT.finditer(norm):
+            base = match.start()
+            if base > prev_end:
+                pos += 1  # punctuation or space between segments
+            prev_end = match.end()
+            if match.group("han"):
+                words = segment(match.group("han"))
+            else:
+                words = [(match.group("word"), 0, match.end() - base)]
+            for word, s, e in words:
+                if word not in stops:
+                    yield self._emit(token, word, pos, base + s, base + e, origin, len(value), start_char, keeporiginal)
+                    if index_mode:
+                        for sub, offset in self._parts(word):
+                            yield self._emit(
+                                token, sub, pos, base + s + offset, base + s + offset + len(sub),
+                                origin, len(value), start_char, keeporiginal,
+                            )
+                pos += 1
+
+    @staticmethod
+    def _parts(word: str) -> Iterator[tuple[str, int]]:
+        if _is_han(word):
+            yield from _subwords(word)
+        elif len(pieces := list(_PIECES.finditer(word))) > 1:
+            for piece in pieces:
+                yield piece.group(), piece.start()
+
+    @staticmethod
+    def _emit(
+        token: Token, text: str, pos: int, start: int, end: int,
+        origin: object, length: int, start_char: int, keeporiginal: bool,
+    ) -> Token:
+        token.text = text
+        token.boost = 1.0
+        token.stopped = False
+        if keeporiginal:
+            token.original = text
+        token.pos = pos
+        s, e = original_span(origin, start, end, length)  # type: ignore[arg-type]
+        token.startchar = start_char + s
+        token.endchar = start_char + e
+        return token
+
+
+class ChineseCharAnalyzer(Analyzer):
+    """Character tokens: overlapping Han bigrams, plus whole Latin/digit words.
+
+    ``pos`` is the character number, so a phrase of bigrams matches exactly the
+    contiguous text typed, whatever jieba made of it. The last character of
+    each Han run is also emitted alone, so a one-character query can match as
+    a prefix over this field without indexing every unigram.
+    """
+
+    def __call__(  # type: ignore[override]
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        norm, origin = normalize_with_offsets(value)
+        length = len(value)
+        emit = ChineseAnalyzer._emit
+        pos = start_pos
+        prev_end = 0
+        for match in _SEGMENT.finditer(norm):
+            base = match.start()
+            if base > prev_end:
+                pos += 1
+            prev_end = match.end()
+            run = match.group("han")
+            if run:
+                for i in range(len(run) - 1):
+                    yield emit(token, run[i : i + 2], pos + i, base + i, base + i + 2, origin, length, start_char, keeporiginal)
+                last = len(run) - 1
+                if mode != "query" or len(run) == 1:
+                    yield emit(token, run[last], pos + last, base + last, base + last + 1, origin, length, start_char, keeporiginal)
+                pos += len(run)
+            else:
+                yield emit(token, match.group("word"), pos, base, match.end(), origin, length, start_char, keeporiginal)
+                pos += 1

@@ -1,0 +1,64 @@
+"""The index schema: every field name lives here.
+
+Word fields (jieba) and character fields (CJK bigrams) are indexed for the
+title and the body; the display title and the body are stored for results,
+snippets and the article page.
+"""
+
+from __future__ import annotations
+
+from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
+
+from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer
+
+SCHEMA_VERSION = 1
+
+ID_FIELD = "id"
+TITLE = "title"
+TITLE_CHARS = "title_chars"
+BODY = "body"
+BODY_CHARS = "body_chars"
+HEADLINE = "headline"
+PUBLISHED = "published"
+YEAR = "year"
+SOURCE = "source"
+CATEGORY = "category"
+URL = "url"
+AUTHOR = "author"
+EDITOR = "editor"
+ORIGINAL_TITLE = "original_title"
+TITLE_DERIVED = "title_derived"
+ORIGIN = "origin"
+CONTENT_HASH = "content_hash"
+DUP_KEY = "dup_key"
+
+WORD_FIELDS = (TITLE, BODY)
+CHAR_FIELDS = (TITLE_CHARS, BODY_CHARS)
+FACET_FIELDS = (SOURCE, YEAR, CATEGORY)
+
+
+def build_schema() -> Schema:
+    words = ChineseAnalyzer()
+    chars = ChineseCharAnalyzer()
+    return Schema(
+        **{
+            ID_FIELD: ID(stored=True, unique=True),
+            TITLE: TEXT(analyzer=words, phrase=True),
+            TITLE_CHARS: TEXT(analyzer=chars, phrase=True),
+            BODY: TEXT(analyzer=words, stored=True, phrase=True),
+            BODY_CHARS: TEXT(analyzer=chars, phrase=True),
+            HEADLINE: STORED(),
+            PUBLISHED: DATETIME(stored=True, sortable=True),
+            YEAR: ID(stored=True, sortable=True),
+            SOURCE: ID(stored=True, sortable=True),
+            CATEGORY: ID(stored=True, sortable=True),
+            URL: STORED(),
+            AUTHOR: STORED(),
+            EDITOR: STORED(),
+            ORIGINAL_TITLE: STORED(),
+            TITLE_DERIVED: STORED(),
+            ORIGIN: STORED(),
+            CONTENT_HASH: ID(stored=True),
+            DUP_KEY: ID(stored=True, sortable=True),
+        }
+    )

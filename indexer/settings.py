@@ -1,0 +1,60 @@
+"""Every environment variable the project reads, in one place.
+
+| variable | default | meaning |
+|---|---|---|
+| ``ZHSEARCH_INDEX_DIR`` | ``index`` | folder holding the built index |
+| ``ZHSEARCH_DATA`` | ``../shared/data`` | the shared test/benchmark data (tests and bench only) |
+| ``ZHSEARCH_JIEBA_CACHE`` | ``<index dir>/.jieba.cache`` unless set | where jieba keeps its dictionary cache |
+| ``ZHSEARCH_PROCS`` | number of CPUs, at most 4 | worker processes for a rebuild |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_PREFIX = "ZHSEARCH_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name
+
+    def get(self) -> str:
+        return os.environ.get(self.env) or self.default
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("INDEX_DIR", "index", "folder holding the built index"),
+    Setting("DATA", "../shared/data", "shared test and benchmark data (tests, bench)"),
+    Setting("JIEBA_CACHE", "", "jieba dictionary cache file (default: jieba's own, in the system temp folder)"),
+    Setting("PROCS", "", "worker processes for rebuild (default: CPUs, at most 4)"),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def setting(name: str) -> str:
+    return _BY_NAME[name].get()
+
+
+def index_dir(value: str | os.PathLike[str] | None = None) -> Path:
+    """The index folder: the argument if given, else ``ZHSEARCH_INDEX_DIR``, else ``index``."""
+    return Path(value) if value else Path(setting("INDEX_DIR"))
+
+
+def data_dir() -> Path:
+    return Path(setting("DATA"))
+
+
+def procs() -> int:
+    raw = setting("PROCS")
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return max(1, min(4, os.cpu_count() or 1))
