@@ -224,14 +224,15 @@ def index_stats(index_dir: str | os.PathLike[str] | None = None) -> IndexStats:
     ix = _store.open_generation(gen)
     with ix.searcher() as searcher:
         sources: dict[str, int] = {}
-        source_col = searcher.reader().column_reader(F.SOURCE)
-        date_col = searcher.reader().column_reader(F.PUBLISHED, translate=False)
+        reader = searcher.reader()
+        source_col = reader.column_reader(F.SOURCE) if reader.has_column(F.SOURCE) else None
+        date_col = reader.column_reader(F.PUBLISHED, translate=False) if reader.has_column(F.PUBLISHED) else None
         dates = []
         undated = 0
-        for docnum in searcher.reader().all_doc_ids():
-            name = source_col[docnum] or "(none)"
+        for docnum in reader.all_doc_ids():
+            name = (source_col[docnum] if source_col else None) or "(none)"
             sources[name] = sources.get(name, 0) + 1
-            value = date_col[docnum]
+            value = date_col[docnum] if date_col else MISSING_DATE
             if value != MISSING_DATE:
                 dates.append(value)
             else:

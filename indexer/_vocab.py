@@ -18,6 +18,7 @@ from indexer.schema import BODY, TITLE
 VOCAB_FILE = "vocab.tsv"
 MAX_TERMS = 150_000
 TITLE_WEIGHT = 20
+SMALL_INDEX_DOCS = 5000
 _HAN_WORD = re.compile(r"^[\u4e00-\u9fff]{2,12}$")
 
 
@@ -26,9 +27,11 @@ def pinyin_keys(term: str) -> tuple[str, str]:
     return "".join(syllables), "".join(s[0] for s in syllables if s)
 
 
-def write_vocab(ix: Index, gen: Path, *, min_body_df: int = 2) -> int:
+def write_vocab(ix: Index, gen: Path) -> int:
     weights: dict[str, int] = {}
     with ix.reader() as reader:
+        # In a small index every body word counts; in a large one, words seen once are mostly noise.
+        min_body_df = 1 if reader.doc_count() < SMALL_INDEX_DOCS else 2
         for field, factor, floor in ((TITLE, TITLE_WEIGHT, 1), (BODY, 1, min_body_df)):
             if field not in reader.schema:
                 continue

@@ -1,0 +1,53 @@
+"""Shared helpers of the benchmark scripts: where the data is, cached index builds."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from indexer import ANALYZER_VERSION, build_index  # noqa: E402
+from indexer import settings  # noqa: E402
+from indexer.schema import SCHEMA_VERSION  # noqa: E402
+
+CACHE = Path(os.environ.get("ZHSEARCH_BENCH_CACHE", "/tmp/zhsearch-bench"))
+
+
+def data_dir(arg: str | None = None) -> Path:
+    path = Path(arg) if arg else settings.data_dir()
+    if not path.is_absolute():
+        path = (ROOT / path).resolve() if not path.exists() else path.resolve()
+    if not path.is_dir():
+        raise SystemExit(f"data folder {path} not found: set ZHSEARCH_DATA or pass --data")
+    return path
+
+
+def cached_index(*sources: Path, label: str, procs: int | None = None) -> Path:
+    """An index of ``sources`` built once per content and analyzer version."""
+    digest = hashlib.sha1(f"{ANALYZER_VERSION}/{SCHEMA_VERSION}".encode())
+    for src in sources:
+        stat = src.stat()
+        digest.update(f"{src.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    target = CACHE / f"{label}-{digest.hexdigest()[:12]}"
+    if not (target / "CURRENT").exists():
+        print(f"building index of {', '.join(s.name for s in sources)} into {target} …", file=sys.stderr)
+        report = build_index(sources, target, procs=procs)
+        print(f"  {report.indexed} articles in {report.seconds:.1f} s", file=sys.stderr)
+    return target
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]

@@ -1,0 +1,79 @@
+"""Open the index once and keep serving it; pick up a rebuilt or updated index by itself.
+
+Each thread keeps its own Whoosh searcher (searchers are not shared across
+threads). Before a query the cache checks, cheaply, whether ``CURRENT`` names
+another generation or Whoosh has a newer commit, and reopens only then.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh.index import Index
+from whoosh.searching import Searcher
+
+import indexer
+from indexer import settings
+from search.errors import IndexNotFoundError
+
+# The CURRENT file is re-read at most this often per thread.
+RECHECK_SECONDS = 0.5
+
+
+@dataclass
+class _Open:
+    generation: Path
+    index: Index
+    searcher: Searcher
+    current_mtime: float
+    checked_at: float
+
+
+class IndexCache:
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _slots(self) -> dict[Path, _Open]:
+        slots = getattr(self._local, "slots", None)
+        if slots is None:
+            slots = self._local.slots = {}
+        return slots
+
+    def searcher(self, index_dir: str | os.PathLike[str] | None) -> tuple[Searcher, Path]:
+        import time
+
+        root = settings.index_dir(index_dir).resolve()
+        slots = self._slots()
+        now = time.monotonic()
+        entry = slots.get(root)
+        if entry is not None and now - entry.checked_at < RECHECK_SECONDS:
+            return entry.searcher, entry.generation
+        current = root / "CURRENT"
+        try:
+            mtime = current.stat().st_mtime_ns
+        except OSError:
+            mtime = -1
+        if entry is not None and mtime == entry.current_mtime and entry.generation.exists():
+            entry.checked_at = now
+            if not entry.searcher.up_to_date():
+                try:
+                    entry.searcher = entry.searcher.refresh()
+                except (OSError, ValueError) as exc:
+                    raise IndexNotFoundError(f"the index in {root} cannot be read: {exc}") from exc
+            return entry.searcher, entry.generation
+        try:
+            generation = indexer.current_generation(root)
+            ix = indexer.open_generation(generation)
+            searcher = ix.searcher()
+        except indexer.IndexNotFoundError as exc:
+            raise IndexNotFoundError(str(exc)) from exc
+        if entry is not None:
+            entry.searcher.close()
+        slots[root] = _Open(generation, ix, searcher, mtime, now)
+        return searcher, generation
+
+
+CACHE = IndexCache()

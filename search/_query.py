@@ -1,0 +1,203 @@
+"""From what a user types to Whoosh queries.
+
+The default grammar is forgiving: nothing a user types raises. Recognised:
+``"exact phrase"``, ``-word`` (exclude), ``OR`` between two terms,
+``title:`` and ``source:`` prefixes. Everything else is text. Each word is a
+*concept* that matches if the document has the jieba word **or** the same
+characters contiguously (a phrase of character bigrams), so text that jieba
+segments differently in the article still matches.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from whoosh import query as Q
+
+from indexer import schema as F
+from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer
+
+MAX_QUERY_CHARS = 500
+MAX_CONCEPTS = 32
+TITLE_BOOST = 2.5
+CHAR_WEIGHT = 0.35
+PROXIMITY_BOOST = 0.5
+FIELD_PREFIXES = {"title": F.TITLE, "source": F.SOURCE, "标题": F.TITLE, "来源": F.SOURCE}
+_TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
+_words = ChineseAnalyzer()
+_chars = ChineseCharAnalyzer()
+
+
+@dataclass
+class ParsedQuery:
+    text: str
+    words: list[str] = field(default_factory=list)
+    phrases: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    title_terms: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    any_of: list[list[str]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.words or self.phrases or self.title_terms or self.sources or self.any_of)
+
+    def highlight_terms(self) -> list[str]:
+        terms = [*self.words, *self.phrases, *self.title_terms]
+        for group in self.any_of:
+            terms.extend(group)
+        return terms
+
+
+def clean(text: str) -> str:
+    """Drop control characters and cap the length; never raises."""
+    text = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text[: MAX_QUERY_CHARS * 2])
+    return " ".join(text.split())[:MAX_QUERY_CHARS]
+
+
+def query_words(text: str) -> list[str]:
+    """The query-mode word tokens of ``text`` (normalised, stop words removed)."""
+    return [t.text for t in _words(text, mode="query")]
+
+
+def char_tokens(text: str) -> list[str]:
+    return [t.text for t in _chars(text, mode="query")]
+
+
+def parse(text: str) -> ParsedQuery:
+    text = clean(text)
+    parsed = ParsedQuery(text=text)
+    pending_or = False
+    for match in _TOKEN.finditer(text):
+        quoted, raw = match.group(1), match.group(2)
+        if quoted is not None:
+            if quoted.strip():
+                parsed.phrases.append(quoted.strip())
+            pending_or = False
+            continue
+        assert raw is not None
+        if raw == "OR":
+            pending_or = bool(parsed.words or parsed.any_of)
+            continue
+        if raw.startswith("-") and len(raw) > 1:
+            parsed.excluded.append(raw[1:].strip('"'))
+            continue
+        prefix, sep, rest = raw.partition(":")
+        if not sep:
+            prefix, sep, rest = raw.partition("：")
+        if sep and rest and prefix.lower() in FIELD_PREFIXES:
+            target = FIELD_PREFIXES[prefix.lower()]
+            (parsed.title_terms if target == F.TITLE else parsed.sources).append(rest.strip('"'))
+            continue
+        words = query_words(raw) or ([raw] if char_tokens(raw) else [])
+        if pending_or and words:
+            previous = parsed.any_of.pop() if parsed.any_of and _last_was_group(parsed) else [parsed.words.pop()]
+            previous.append(" ".join(words) if len(words) > 1 else words[0])
+            parsed.any_of.append(previous)
+            words = []
+        pending_or = False
+        parsed.words.extend(words)
+    parsed.words = parsed.words[:MAX_CONCEPTS]
+    return parsed
+
+
+def _last_was_group(parsed: ParsedQuery) -> bool:
+    return bool(parsed.any_of) and not parsed.words
+
+
+def _char_phrase(fieldname: str, text: str) -> Q.Query | None:
+    grams = char_tokens(text)
+    if not grams:
+        return None
+    if len(grams) == 1:
+        gram = grams[0]
+        if len(gram) == 1 and "\u3400" <= gram <= "\u9fff":
+            return Q.Prefix(fieldname, gram)
+        return Q.Term(fieldname, gram)
+    return Q.Phrase(fieldname, grams)
+
+
+def concept(text: str, *, fields: tuple[str, ...] = (F.TITLE, F.BODY)) -> Q.Query:
+    """Matches documents holding ``text``: as jieba words or as contiguous characters."""
+    clauses: list[Q.Query] = []
+    words = query_words(text)
+    char_fields = {F.TITLE: F.TITLE_CHARS, F.BODY: F.BODY_CHARS}
+    for name in fields:
+        if len(words) == 1:
+            clauses.append(Q.Term(name, words[0]))
+        elif words:
+            clauses.append(Q.Phrase(name, words, slop=2))
+        char_q = _char_phrase(char_fields[name], text)
+        if char_q is not None:
+            clauses.append(char_q)
+    return Q.Or(clauses) if clauses else Q.NullQuery
+
+
+def ranking_clauses(parsed: ParsedQuery) -> list[Q.Query]:
+    """Scoring terms: BM25 over words (title boosted) plus bigrams, and a proximity bonus."""
+    clauses: list[Q.Query] = []
+    texts = [*parsed.words, *parsed.phrases, *parsed.title_terms]
+    for group in parsed.any_of:
+        texts.extend(group)
+    words: list[str] = []
+    for text in texts:
+        words.extend(query_words(text) or [])
+    for word in dict.fromkeys(words):
+        clauses.append(Q.Term(F.BODY, word))
+        clauses.append(Q.Term(F.TITLE, word, boost=TITLE_BOOST))
+    grams: list[str] = []
+    for text in texts:
+        grams.extend(g for g in char_tokens(text) if len(g) > 1 or not _is_han(g))
+    for gram in dict.fromkeys(grams):
+        clauses.append(Q.Term(F.BODY_CHARS, gram, boost=CHAR_WEIGHT))
+        clauses.append(Q.Term(F.TITLE_CHARS, gram, boost=CHAR_WEIGHT * TITLE_BOOST))
+    if not grams:
+        for text in texts:
+            q = _char_phrase(F.BODY_CHARS, text)
+            if q is not None:
+                clauses.append(q)
+    for a, b in zip(parsed.words, parsed.words[1:]):
+        clauses.append(Q.Phrase(F.BODY, [a, b], slop=3, boost=PROXIMITY_BOOST))
+    return clauses
+
+
+def _is_han(text: str) -> bool:
+    return all("\u3400" <= c <= "\u9fff" for c in text)
+
+
+def strict_query(parsed: ParsedQuery) -> Q.Query:
+    """Every word, phrase and field term must match."""
+    required: list[Q.Query] = [concept(w) for w in parsed.words]
+    required += [_phrase_required(p) for p in parsed.phrases]
+    required += [concept(t, fields=(F.TITLE,)) for t in parsed.title_terms]
+    required += [Q.Or([concept(t) for t in group]) for group in parsed.any_of]
+    if parsed.sources:
+        required.append(Q.Or([Q.Term(F.SOURCE, s) for s in parsed.sources]))
+    return Q.And(required) if required else Q.NullQuery
+
+
+def _phrase_required(text: str) -> Q.Query:
+    """An exact phrase: the same contiguous characters in the title or the body."""
+    clauses = [q for q in (_char_phrase(F.TITLE_CHARS, text), _char_phrase(F.BODY_CHARS, text)) if q is not None]
+    return Q.Or(clauses) if clauses else Q.NullQuery
+
+
+def partial_query(parsed: ParsedQuery) -> Q.Query:
+    """Any word, phrase or field term matches (the relaxed query)."""
+    parts: list[Q.Query] = [concept(w) for w in parsed.words]
+    parts += [_phrase_required(p) for p in parsed.phrases]
+    parts += [concept(t, fields=(F.TITLE,)) for t in parsed.title_terms]
+    parts += [concept(t) for group in parsed.any_of for t in group]
+    query: Q.Query = Q.Or(parts) if parts else Q.NullQuery
+    if parsed.sources:
+        source = Q.Or([Q.Term(F.SOURCE, s) for s in parsed.sources])
+        query = Q.And([query, source]) if parts else source
+    return query
+
+
+def exclusion_query(parsed: ParsedQuery) -> Q.Query | None:
+    if not parsed.excluded:
+        return None
+    return Q.Or([concept(text) for text in parsed.excluded])

@@ -1,0 +1,117 @@
+"""Autocomplete and "did you mean" from the index's own vocabulary (``vocab.tsv``)."""
+
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from indexer._normalize import normalize
+from indexer._vocab import VOCAB_FILE, pinyin_keys
+
+_PINYIN = re.compile(r"^[a-z']+$")
+_HAN_CHUNK = re.compile(r"[\u4e00-\u9fff]{2,}")
+# A homophone is suggested only when it is this many times more frequent in
+# the index than what was typed.
+HOMOPHONE_RATIO = 5
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    terms: tuple[str, ...]
+    weights: dict[str, int]
+    by_term: tuple[str, ...]
+    by_pinyin: tuple[tuple[str, str], ...]
+    by_initials: tuple[tuple[str, str], ...]
+    homophones: dict[str, tuple[str, int]]
+
+    def complete(self, prefix: str, limit: int) -> list[str]:
+        found: dict[str, int] = {}
+        key = normalize(prefix).strip()
+        if not key:
+            return []
+        if _PINYIN.match(key.replace(" ", "")):
+            key = key.replace(" ", "").replace("'", "")
+            for table in (self.by_pinyin, self.by_initials):
+                i = bisect.bisect_left(table, (key, ""))
+                while i < len(table) and table[i][0].startswith(key) and len(found) < 2000:
+                    found[table[i][1]] = self.weights[table[i][1]]
+                    i += 1
+        else:
+            i = bisect.bisect_left(self.by_term, key)
+            while i < len(self.by_term) and self.by_term[i].startswith(key) and len(found) < 2000:
+                term = self.by_term[i]
+                found[term] = self.weights[term]
+                i += 1
+        ranked = sorted(found, key=lambda t: (-found[t], len(t), t))
+        return [t for t in ranked if t != key][:limit] or ranked[:limit]
+
+    def did_you_mean(self, text: str) -> str | None:
+        """A better-known spelling of ``text``: pinyin typed as letters, or a homophone typo."""
+        norm = normalize(text).strip()
+        compact = norm.replace(" ", "").replace("'", "")
+        if compact and _PINYIN.match(compact):
+            best = self.homophones.get(compact)
+            return best[0] if best else None
+        changed = False
+        out = norm
+        for chunk in _HAN_CHUNK.findall(norm):
+            own = self.weights.get(chunk, 0)
+            best = self.homophones.get(pinyin_keys(chunk)[0])
+            if best and best[0] != chunk and (own == 0 or best[1] >= HOMOPHONE_RATIO * own):
+                out = out.replace(chunk, best[0])
+                changed = True
+        return out if changed else None
+
+
+def _load(path: Path) -> Vocabulary:
+    terms: list[str] = []
+    weights: dict[str, int] = {}
+    pinyin: list[tuple[str, str]] = []
+    initials: list[tuple[str, str]] = []
+    homophones: dict[str, tuple[str, int]] = {}
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        parts = line.split("\t")
+        if len(parts) != 4:
+            continue
+        term, weight, full, short = parts[0], int(parts[1]), parts[2], parts[3]
+        terms.append(term)
+        weights[term] = weight
+        pinyin.append((full, term))
+        initials.append((short, term))
+        if full not in homophones or homophones[full][1] < weight:
+            homophones[full] = (term, weight)
+    return Vocabulary(
+        terms=tuple(terms),
+        weights=weights,
+        by_term=tuple(sorted(terms)),
+        by_pinyin=tuple(sorted(pinyin)),
+        by_initials=tuple(sorted(initials)),
+        homophones=homophones,
+    )
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _cached(path: Path, mtime_ns: int) -> Vocabulary:
+    return _load(path)
+
+
+def vocabulary(generation: Path) -> Vocabulary:
+    """The vocabulary of a generation, reloaded when an update rewrites it."""
+    path = generation / VOCAB_FILE
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        mtime = -1
+    with _lock:
+        return _cached(path, mtime)

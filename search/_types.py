@@ -1,0 +1,101 @@
+"""Plain typed results: frozen dataclasses with ``to_dict()`` for JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result. ``snippet`` and ``title_html`` are HTML-safe (escaped, matches in ``<mark>``)."""
+
+    id: str
+    title: str
+    url: str | None
+    source: str | None
+    published: datetime | None
+    score: float
+    snippet: str
+    title_html: str
+    category: str | None = None
+    duplicates: int = 0
+    title_derived: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class QueryInfo:
+    """How the query was understood."""
+
+    text: str
+    words: tuple[str, ...]
+    phrases: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
+    any_of: tuple[tuple[str, ...], ...] = ()
+    relaxed: bool = False
+    strict_total: int = 0
+    filters: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    hits: tuple[Hit, ...]
+    facets: dict[str, tuple[FacetValue, ...]] = field(default_factory=dict)
+    suggestion: str | None = None
+    query_info: QueryInfo | None = None
+    sort: str = "relevance"
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """A whole article for the article page."""
+
+    id: str
+    title: str
+    body: str
+    body_html: str
+    title_html: str
+    url: str | None
+    source: str | None
+    category: str | None
+    published: datetime | None
+    author: str | None
+    editor: str | None
+    original_title: str | None
+    title_derived: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
