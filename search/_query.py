@@ -107,19 +107,22 @@ def _last_was_group(parsed: ParsedQuery) -> bool:
     return bool(parsed.any_of) and not parsed.words
 
 
-def _char_phrase(fieldname: str, text: str) -> Q.Query | None:
+def _char_phrase(fieldname: str, text: str, *, single_chars: bool = True) -> Q.Query | None:
+    """The characters of ``text``, contiguous. A lone Han character is a prefix over
+    the bigrams (it costs one posting list per bigram), so it is only used when
+    ``single_chars`` asks for it."""
     grams = char_tokens(text)
     if not grams:
         return None
     if len(grams) == 1:
         gram = grams[0]
-        if len(gram) == 1 and "\u3400" <= gram <= "\u9fff":
-            return Q.Prefix(fieldname, gram)
+        if len(gram) == 1 and _is_han(gram):
+            return Q.Prefix(fieldname, gram) if single_chars else None
         return Q.Term(fieldname, gram)
     return Q.Phrase(fieldname, grams)
 
 
-def concept(text: str, *, fields: tuple[str, ...] = (F.TITLE, F.BODY)) -> Q.Query:
+def concept(text: str, *, fields: tuple[str, ...] = (F.TITLE, F.BODY), single_chars: bool = False) -> Q.Query:
     """Matches documents holding ``text``: as jieba words or as contiguous characters."""
     clauses: list[Q.Query] = []
     words = query_words(text)
@@ -129,7 +132,7 @@ def concept(text: str, *, fields: tuple[str, ...] = (F.TITLE, F.BODY)) -> Q.Quer
             clauses.append(Q.Term(name, words[0]))
         elif words:
             clauses.append(Q.Phrase(name, words, slop=2))
-        char_q = _char_phrase(char_fields[name], text)
+        char_q = _char_phrase(char_fields[name], text, single_chars=single_chars or not words)
         if char_q is not None:
             clauses.append(char_q)
     return Q.Or(clauses) if clauses else Q.NullQuery
@@ -184,9 +187,13 @@ def _phrase_required(text: str) -> Q.Query:
     return Q.Or(clauses) if clauses else Q.NullQuery
 
 
-def partial_query(parsed: ParsedQuery) -> Q.Query:
-    """Any word, phrase or field term matches (the relaxed query)."""
-    parts: list[Q.Query] = [concept(w) for w in parsed.words]
+def partial_query(parsed: ParsedQuery, *, single_chars: bool = False) -> Q.Query:
+    """Any word, phrase or field term matches (the relaxed query).
+
+    With ``single_chars`` a lone character also matches inside longer words:
+    the last resort before answering with nothing.
+    """
+    parts: list[Q.Query] = [concept(w, single_chars=single_chars) for w in parsed.words]
     parts += [_phrase_required(p) for p in parsed.phrases]
     parts += [concept(t, fields=(F.TITLE,)) for t in parsed.title_terms]
     parts += [concept(t) for group in parsed.any_of for t in group]

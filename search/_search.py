@@ -28,6 +28,8 @@ MAX_PAGE = 1000
 # Fewer documents than this with every word: partial matches follow them.
 RELAX_BELOW = 10
 FACET_LIMIT = 20
+# Documents with every word rank above partial matches.
+STRICT_FIRST = True
 
 
 def _date_bound(value: Any, name: str, *, end: bool) -> datetime | None:
@@ -140,11 +142,13 @@ def _run(searcher: Searcher, generation: Path, parsed: _query.ParsedQuery, filte
     pool = strict_docs
     if len(strict_docs) < RELAX_BELOW and not parsed.empty:
         pool = strict_docs | _docs(searcher, _query.partial_query(parsed), filter_q, mask)
+        if not pool:
+            pool = _docs(searcher, _query.partial_query(parsed, single_chars=True), filter_q, mask)
     relaxed = len(pool) > len(strict_docs)
     facets, groups = _facets(searcher, pool)
     total = len(groups)
     need = page * per_page
-    order = _order(searcher, ranking, strict_docs, pool, relaxed, need, sort)
+    order = _order(searcher, ranking, strict_docs if STRICT_FIRST else set(), pool, relaxed or not STRICT_FIRST, need, sort)
     dup_col = searcher.reader().column_reader(F.DUP_KEY)
     seen: set[Any] = set()
     chosen: list[tuple[int, float]] = []

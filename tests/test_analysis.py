@@ -1,0 +1,83 @@
+"""The analyzers: tokens, positions and offsets into the original text."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from whoosh.analysis import Analyzer
+
+from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer
+
+
+def tokens(analyzer: Analyzer, text: str, mode: str = "index") -> list[tuple[str, int, str]]:
+    """(token, position, original text the offsets point at)."""
+    return [(t.text, t.pos, text[t.startchar : t.endchar]) for t in analyzer(text, positions=True, chars=True, mode=mode)]
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "expected"),
+    [
+        ("齐齐哈尔 装备制造", "query", [("齐齐哈尔", 0, "齐齐哈尔"), ("装备", 2, "装备"), ("制造", 3, "制造")]),
+        # Traditional and full-width input normalise to Simplified, offsets stay on the original.
+        ("齊齊哈爾", "query", [("齐齐哈尔", 0, "齊齊哈爾")]),
+        ("ＡＢＣ１２３", "query", [("abc123", 0, "ＡＢＣ１２３")]),
+        # Mixed tokens survive whole.
+        ("5G网络", "query", [("5g", 0, "5G"), ("网络", 1, "网络")]),
+        ("COVID-19疫情", "query", [("covid-19", 0, "COVID-19"), ("疫情", 1, "疫情")]),
+        ("Python 3.6.3版本", "query", [("python", 0, "Python"), ("3.6.3", 2, "3.6.3"), ("版本", 3, "版本")]),
+        ("C#和C++", "query", [("c#", 0, "C#"), ("c++", 2, "C++")]),
+        ("2024年", "query", [("2024", 0, "2024"), ("年", 1, "年")]),
+        ("增长12.5%", "query", [("增长", 0, "增长"), ("12.5%", 1, "12.5%")]),
+        # Stop words are dropped but keep their position.
+        ("广州的合作", "query", [("广州", 0, "广州"), ("合作", 2, "合作")]),
+        # Index mode adds the dictionary words inside a long word at the same position.
+        ("齐齐哈尔市", "index", [("齐齐哈尔市", 0, "齐齐哈尔市"), ("齐齐", 0, "齐齐"), ("哈尔", 0, "哈尔")]),
+        ("COVID-19", "index", [("covid-19", 0, "COVID-19"), ("covid", 0, "COVID"), ("19", 0, "19")]),
+        # Punctuation leaves a gap so phrases do not run across it.
+        ("对口，合作", "query", [("对口", 0, "对口"), ("合作", 2, "合作")]),
+        ("", "query", []),
+        ("，。！？", "query", []),
+    ],
+)
+def test_word_tokens(text: str, mode: str, expected: list[tuple[str, int, str]]) -> None:
+    assert tokens(ChineseAnalyzer(), text, mode) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "expected"),
+    [
+        ("对口合作", "query", [("对口", 0, "对口"), ("口合", 1, "口合"), ("合作", 2, "合作")]),
+        ("对口合作", "index", [("对口", 0, "对口"), ("口合", 1, "口合"), ("合作", 2, "合作"), ("作", 3, "作")]),
+        ("鹤", "query", [("鹤", 0, "鹤")]),
+        ("齊齊哈爾", "query", [("齐齐", 0, "齊齊"), ("齐哈", 1, "齊哈"), ("哈尔", 2, "哈爾")]),
+        ("5G网络", "query", [("5g", 0, "5G"), ("网络", 1, "网络")]),
+        ("哈尔。滨", "index", [("哈尔", 0, "哈尔"), ("尔", 1, "尔"), ("滨", 3, "滨")]),
+    ],
+)
+def test_char_tokens(text: str, mode: str, expected: list[tuple[str, int, str]]) -> None:
+    assert tokens(ChineseCharAnalyzer(), text, mode) == expected
+
+
+def test_offsets_follow_start_char_and_start_pos() -> None:
+    toks = list(ChineseAnalyzer()("齐齐哈尔", positions=True, chars=True, start_pos=10, start_char=100, mode="query"))
+    assert [(t.pos, t.startchar, t.endchar) for t in toks] == [(10, 100, 104)]
+
+
+def test_offsets_survive_length_changing_normalisation() -> None:
+    text = "ﬁ合作ß齐齐哈尔"  # the ligature and ß expand under NFKC/case folding
+    got = tokens(ChineseAnalyzer(), text, "query")
+    assert ("齐齐哈尔", "齐齐哈尔") in [(t, orig) for t, _, orig in got]
+    assert ("合作", "合作") in [(t, orig) for t, _, orig in got]
+
+
+def test_user_dictionary_keeps_domain_words_whole() -> None:
+    assert [t for t, _, _ in tokens(ChineseAnalyzer(), "对口合作", "query")] == ["对口合作"]
+
+
+def test_analyzers_pickle_without_state() -> None:
+    for analyzer in (ChineseAnalyzer(), ChineseCharAnalyzer()):
+        clone = pickle.loads(pickle.dumps(analyzer))
+        assert type(clone) is type(analyzer)
+        assert clone.__dict__ == {}
+        assert tokens(clone, "齐齐哈尔", "query") == tokens(analyzer, "齐齐哈尔", "query")

@@ -1,0 +1,192 @@
+"""Reading articles as they come: raw page text, JSON lines, Sogou records, encodings, bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from indexer import Article, ArticleParseError, Skipped, parse_article, read_sources
+from indexer._decode import UndecodableError, decode_bytes
+from tests.conftest import read_jsonl, require_data
+
+SEED_000 = "000_601d9bb788b1b65f.txt"
+SEED_002 = "002_9c361715a5427a4e.txt"
+
+
+def articles(items: list[Article | Skipped]) -> list[Article]:
+    return [i for i in items if isinstance(i, Article)]
+
+
+def skipped(items: list[Article | Skipped]) -> list[Skipped]:
+    return [i for i in items if isinstance(i, Skipped)]
+
+
+def test_seed_002_field_by_field(seeds_dir: Path) -> None:
+    a = parse_article(seeds_dir / SEED_002)
+    assert a.id == SEED_002
+    assert a.title == "牡丹江市与东莞市对口合作走深走实"
+    assert a.published == datetime(2023, 3, 28, 9, 25, 56)
+    assert a.source == "黑龙江日报"
+    assert a.editor == "刘才星"
+    assert a.author == "刘晓云"
+    assert a.original_title is not None and a.original_title.startswith("龙粤合作巡礼之三")
+    assert not a.title_derived
+    # The body starts with the first paragraph and holds no navigation, credit or boilerplate.
+    assert a.body.startswith("“牡丹江的旅游资源")
+    assert a.body.endswith("等领域的合作发展。")
+    for junk in ("国际在线", "版权", "城市远洋", "原标题", "黑龙江日报记者", "编辑:", "责编"):
+        assert junk not in a.body
+
+
+def test_seed_000_field_by_field(seeds_dir: Path) -> None:
+    a = parse_article(seeds_dir / SEED_000)
+    assert a.title == "携手记|千年商都+大国重器,穗鹤合作焕发新活力"
+    assert a.published == datetime(2024, 10, 18, 15, 50, 15)
+    assert a.source == "南方网"
+    assert a.category == "时政要闻"
+    assert a.author == "张治伊"
+    assert a.body.startswith("编者按:")
+    assert a.body.endswith("作出新的更大贡献。")
+    for junk in ("当前位置", "发布时间", "统筹", "策划", "撰文", "来源:南方网", "版权所有", "gdtb2020", "台湾事务办公室"):
+        assert junk not in a.body
+
+
+def test_seed_bodies_keep_every_paragraph(seeds_dir: Path) -> None:
+    raw = (seeds_dir / SEED_000).read_text("utf-8")
+    body = parse_article(seeds_dir / SEED_000).body
+    paragraphs = [p for p in raw.split("\n") if len(p) > 60]
+    assert all(p.strip() in body for p in paragraphs)
+
+
+def test_boilerplate_repeated_across_a_folder_is_dropped(tmp_path: Path) -> None:
+    footer = "本站所有内容未经许可不得转载 联系电话 010-00000000"
+    for n in range(4):
+        (tmp_path / f"{n}.txt").write_text(f"第{n}篇标题\n发布时间:2024-01-0{n + 1} 10:00:00\n正文第{n}段，讲述城市发展。\n{footer}\n", "utf-8")
+    found = articles(list(read_sources([tmp_path])))
+    assert len(found) == 4
+    assert all(footer not in a.body and "正文" in a.body for a in found)
+
+
+def test_cctv_jsonl_keeps_record_ids() -> None:
+    path = require_data("cctv-xwlb", "articles.jsonl")
+    expected = read_jsonl(path)[:50]
+    small = Path(path)
+    got = []
+    for item in read_sources([small]):
+        got.append(item)
+        if len(got) == 50:
+            break
+    assert [a.id for a in articles(got)] == [r["id"] for r in expected]
+    first = articles(got)[0]
+    assert first.title == expected[0]["title"]
+    assert first.source == expected[0]["source"]
+    assert first.published is not None and first.published.date().isoformat() == expected[0]["date"]
+
+
+def test_sogou_records_in_gb18030() -> None:
+    raw = require_data("sogou-news-sample", "raw")
+    reference = {r["id"]: r for r in read_jsonl(require_data("sogou-news-sample", "articles.jsonl"))}
+    items = list(read_sources([raw]))
+    found = articles(items)
+    assert len(found) + len(skipped(items)) == len(reference)
+    with_text = [r for r in reference.values() if r["text"].strip()]
+    assert len(found) >= len(with_text)
+    for article in found[:40]:
+        ref = reference[article.id]
+        assert article.title == (ref["title"] or "").strip() or article.title_derived
+        if ref["text"].strip():
+            assert "".join(article.body.split())[:50] == "".join(ref["text"].split())[:50]
+        assert article.source == ref["source"]
+
+
+@pytest.mark.parametrize("folder", ["GB2312", "Big5"])
+def test_legacy_encodings_decode(folder: str) -> None:
+    base = require_data("legacy-encoding-zh")
+    rows = [r for r in read_jsonl(base / "index.jsonl") if str(r["file"]).startswith(folder + "/")]
+    assert rows
+    for row in rows:
+        data = (base / str(row["file"])).read_bytes()
+        text, _ = decode_bytes(data)
+        assert text == data.decode(str(row["decodes_with"])), row["file"]
+
+
+def test_error_euc_tw_is_reported_not_garbled() -> None:
+    base = require_data("legacy-encoding-zh", "EUC-TW")
+    for path in base.iterdir():
+        with pytest.raises(UndecodableError):
+            decode_bytes(path.read_bytes())
+
+
+@pytest.mark.parametrize("name", ["163_9.html", "hexun_1.html", "people_1.html"])
+def test_lying_meta_charset_is_ignored_for_valid_utf8(name: str) -> None:
+    data = require_data("gne-news-html", "html", name).read_bytes()
+    assert decode_bytes(data)[1] == "utf-8"
+
+
+def test_encodings_of_one_article(tmp_path: Path) -> None:
+    text = "齐齐哈尔装备制造\n发布时间:2024-05-01 08:00:00\n齐齐哈尔的装备制造业持续发展，带动就业。\n"
+    (tmp_path / "utf8bom.txt").write_bytes("\ufeff".encode() + text.encode("utf-8"))
+    (tmp_path / "gb.txt").write_bytes(text.encode("gb18030"))
+    traditional = "齊齊哈爾裝備製造\n發佈時間:2024-05-01 08:00:00\n齊齊哈爾的裝備製造業持續發展，帶動就業。\n"
+    (tmp_path / "big5.txt").write_bytes(traditional.encode("big5"))
+    found = {a.id: a for a in articles(list(read_sources([tmp_path])))}
+    assert set(found) == {"utf8bom.txt", "gb.txt", "big5.txt"}
+    assert found["utf8bom.txt"].title == found["gb.txt"].title == "齐齐哈尔装备制造"
+    assert found["big5.txt"].title == "齊齊哈爾裝備製造"
+    assert all(a.published == datetime(2024, 5, 1, 8) for a in found.values())
+
+
+def test_jsonl_fields_and_fallbacks(tmp_path: Path) -> None:
+    lines = [
+        {"id": "a1", "title": "标题一", "text": "正文一。", "date": "2024-02-03", "source": "来源甲", "category": "经济", "url": "http://x/1", "author": "张三"},
+        {"id": 7, "title": "标题二", "body": "正文二。", "published": "2024-02-04T10:11:12"},
+        {"id": "a3", "content": "没有标题的文章。第二句。"},
+        {"id": "a4", "title": "日期不可能", "text": "正文。", "date": "2023-02-30"},
+    ]
+    path = tmp_path / "feed.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in lines) + "\n", "utf-8")
+    got = {a.id: a for a in articles(list(read_sources([path])))}
+    assert got["a1"].source == "来源甲" and got["a1"].category == "经济" and got["a1"].author == "张三"
+    assert got["7"].body == "正文二。" and got["7"].published == datetime(2024, 2, 4, 10, 11, 12)
+    assert got["a3"].title_derived and got["a3"].title == "没有标题的文章"
+    assert got["a4"].published is None
+
+
+def test_error_bad_inputs_are_skipped_with_reasons(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("好标题\n发布时间:2024-01-01 00:00:00\n好的正文内容。\n", "utf-8")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    (tmp_path / "blank.txt").write_text("\n\n   \n", "utf-8")
+    (tmp_path / "bad.jsonl").write_text('{"id": "ok", "title": "好", "text": "正文"}\n{not json\n[1, 2]\n{"id": "empty", "text": ""}\n', "utf-8")
+    (tmp_path / "cut.txt").write_bytes("截断的国标文本测试".encode("gb18030")[:-1] + b"\x81")
+    items = list(read_sources([tmp_path, tmp_path / "missing-folder"]))
+    reasons = {s.item: s.reason for s in skipped(items)}
+    assert {a.id for a in articles(items)} >= {"good.txt", "ok"}
+    assert reasons["empty.txt"] == "empty file"
+    assert "binary" in reasons["binary.txt"]
+    assert "unsupported file type" in reasons["image.png"]
+    assert reasons["blank.txt"] == "no text"
+    assert "invalid JSON" in reasons["bad.jsonl:2"]
+    assert "not a JSON object" in reasons["bad.jsonl:3"]
+    assert reasons["bad.jsonl:4"] == "no text"
+    assert "no such file" in reasons[str(tmp_path / "missing-folder")]
+    assert all(isinstance(r, str) and "\n" not in r for r in reasons.values())
+
+
+def test_error_parse_article_raises_typed_error(tmp_path: Path) -> None:
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b"")
+    with pytest.raises(ArticleParseError) as info:
+        parse_article(path)
+    assert info.value.reason == "empty file"
+
+
+def test_symlink_loops_are_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("标题\n正文内容。\n", "utf-8")
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    found = articles(list(read_sources([tmp_path])))
+    assert [a.id for a in found] == ["a.txt"]
