@@ -1,0 +1,186 @@
+"""The search page in a real Chromium (Playwright) against a real waitress server over ``news_index``.
+
+Needs Debian's ``/usr/bin/chromium`` (``apt-get install chromium fonts-wqy-microhei``);
+without it these tests skip, except under ``CI=true`` where they fail.
+A screenshot of a results page is saved to ``artifacts/results.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import waitress
+
+from web import create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+TIMEOUT_MS = 15_000
+
+
+def _require_chromium() -> None:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} not found: apt-get install -y chromium fonts-wqy-microhei"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def base_url(news_index: Path) -> Iterator[str]:
+    server = waitress.create_server(create_app({"INDEX_DIR": news_index}), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture()
+def page(browser: Any, base_url: str) -> Iterator[Any]:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: problems.append(str(exc)))
+    try:
+        yield tab
+        assert problems == [], problems  # CSP violations and script errors show up here
+    finally:
+        context.close()
+
+
+def search_for(page: Any, text: str) -> None:
+    page.goto("/")
+    box = page.locator("#q")
+    assert box.evaluate("el => el === document.activeElement")  # autofocus
+    box.fill(text)
+    with page.expect_navigation():
+        box.press("Enter")
+
+
+def test_search_shows_highlighted_results(page: Any) -> None:
+    search_for(page, "经济 合作")
+    assert re.search(r"[?&]q=%E7%BB%8F%E6%B5%8E", page.url)
+    assert page.locator("#q").input_value() == "经济 合作"
+    assert page.locator("li.hit").count() == 10
+    assert page.locator("li.hit mark").count() >= 10
+    assert set(page.locator("li.hit mark").all_inner_texts()) <= {"经济", "合作"}
+    assert re.search(r"找到约 [\d,]+ 条结果", page.locator(".stats").inner_text())
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "results.png"))
+
+
+def test_page_forward(page: Any) -> None:
+    search_for(page, "经济")
+    first = page.locator(".hit-title a").all_inner_texts()
+    with page.expect_navigation():
+        page.locator(".pager a[rel=next]").click()
+    assert "page=2" in page.url
+    assert page.locator(".pager .current").inner_text() == "2"
+    second = page.locator(".hit-title a").all_inner_texts()
+    assert len(second) == 10 and set(first).isdisjoint(second)
+
+
+def test_year_facet_filters(page: Any) -> None:
+    search_for(page, "合作")
+    total_before = page.locator(".stats strong").inner_text()
+    year_link = page.locator(".facet", has_text="年份").locator("a.facet-link").first
+    year = year_link.locator(".facet-value").inner_text()
+    with page.expect_navigation():
+        year_link.click()
+    assert f"year={year}" in page.url
+    assert page.locator(".chip").inner_text().startswith(f"年份：{year}")
+    assert page.locator(".stats strong").inner_text() != total_before
+    dates = page.locator("li.hit time").all_inner_texts()
+    assert dates and all(d.startswith(year) for d in dates)
+
+
+def test_open_article_with_highlights(page: Any) -> None:
+    search_for(page, "齐齐哈尔 对口合作")
+    title = page.locator(".hit-title a").first
+    with page.expect_navigation():
+        title.click()
+    assert "/article/" in page.url and "q=" in page.url
+    assert page.locator("h1.article-title").is_visible()
+    marks = page.locator(".article-body mark").all_inner_texts()
+    assert marks and set(marks) & {"齐齐哈尔", "对口合作", "对口", "合作"}
+    assert page.locator(".related-list li").count() >= 1
+    assert page.locator("a.json-link").get_attribute("href").startswith("/api/article/")
+
+
+@pytest.mark.parametrize("prefix", ["hezuo", "合作"])
+def test_autocomplete_by_keyboard(page: Any, prefix: str) -> None:
+    page.goto("/")
+    box = page.locator("#q")
+    box.press_sequentially(prefix, delay=40)
+    options = page.locator("#q-suggestions [role=option]")
+    options.first.wait_for(state="visible")
+    assert box.get_attribute("aria-expanded") == "true"
+    box.press("ArrowDown")
+    chosen = options.first
+    assert chosen.get_attribute("aria-selected") == "true"
+    assert box.get_attribute("aria-activedescendant") == chosen.get_attribute("id")
+    term = chosen.inner_text()
+    assert "合作" in term
+    with page.expect_navigation():
+        box.press("Enter")
+    assert page.locator("#q").input_value() == term
+    assert page.locator("li.hit").count() > 0
+
+
+def test_autocomplete_arrows_and_escape(page: Any) -> None:
+    page.goto("/")
+    box = page.locator("#q")
+    box.press_sequentially("jingji", delay=40)
+    listbox = page.locator("#q-suggestions")
+    listbox.locator("[role=option]").first.wait_for(state="visible")
+    count = listbox.locator("[role=option]").count()
+    box.press("ArrowUp")  # wraps to the last option
+    assert listbox.locator("[role=option]").nth(count - 1).get_attribute("aria-selected") == "true"
+    box.press("Escape")
+    assert listbox.is_hidden()
+    assert box.get_attribute("aria-expanded") == "false"
+    assert box.input_value() == "jingji"
+
+
+def test_narrow_screen_layout(browser: Any, base_url: str) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844}, locale="zh-CN")
+    try:
+        tab = context.new_page()
+        tab.goto("/?q=" + "习近平 经济")
+        width = tab.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / "results-narrow.png"))
+    finally:
+        context.close()

@@ -1,0 +1,3 @@
+from web._cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""The application factory: configuration, security headers and error pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+import search as engine
+from indexer import settings
+from web._views import bp
+
+DEFAULTS: dict[str, Any] = {
+    "MAX_QUERY_CHARS": 200,
+    "PER_PAGE": 10,
+}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+MISSING_INDEX = "no index yet: run `python -m indexer rebuild`"
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """A configured app. ``INDEX_DIR`` defaults to ``ZHSEARCH_INDEX_DIR`` or ``index``."""
+    app = Flask(__name__)
+    app.config.update(DEFAULTS, INDEX_DIR=settings.index_dir())
+    if config:
+        app.config.update(config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.jinja_env.filters["day"] = _day
+    app.register_blueprint(bp)
+    app.after_request(_secure)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(engine.SearchError, _search_error)
+    app.register_error_handler(Exception, _unexpected)
+    return app
+
+
+def _day(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else ""
+
+
+def _secure(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, message: str) -> tuple[Response | str, int]:
+    """One error envelope for the API, one error page for people."""
+    if wants_json():
+        return jsonify(ok=False, error=message, status=status), status
+    page = render_template("error.html", status=status, message=message, autofocus=status == 400)
+    return page, status
+
+
+def _http_error(exc: HTTPException) -> Any:
+    if isinstance(exc, InternalServerError):
+        return _unexpected(exc)
+    if exc.code is None or exc.code < 400:
+        return exc
+    messages = {404: "not found", 405: "method not allowed"}
+    return error_response(exc.code, messages.get(exc.code, exc.name.lower()))
+
+
+def _search_error(exc: engine.SearchError) -> Any:
+    if isinstance(exc, engine.QuerySyntaxError):
+        return error_response(400, str(exc))
+    if isinstance(exc, engine.IndexNotFoundError):
+        return error_response(503, MISSING_INDEX)
+    if isinstance(exc, engine.ArticleNotFoundError):
+        return error_response(404, "no article with that id")
+    log.error("search failed: %s", exc, exc_info=exc)
+    return error_response(500, "the search failed; please try again later")
+
+
+def _unexpected(exc: BaseException) -> Any:
+    original = getattr(exc, "original_exception", None) or exc
+    log.error("unexpected error on %s", request.path, exc_info=original)
+    return error_response(500, "internal server error")

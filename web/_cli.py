@@ -1,0 +1,36 @@
+"""``python -m web``: serve the search page with waitress."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import waitress
+
+import search as engine
+from indexer import settings
+from web._app import MISSING_INDEX, create_app
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m web", description="Serve the Chinese news search page.")
+    parser.add_argument("--index-dir", default=None,
+                        help=f"index folder (default: ${settings.ENV_PREFIX}INDEX_DIR or 'index')")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=5000, help="port to listen on (default: 5000)")
+    parser.add_argument("--threads", type=int, default=8, help="waitress worker threads (default: 8)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    index_dir = settings.index_dir(args.index_dir)
+    app = create_app({"INDEX_DIR": index_dir})
+    try:
+        engine.search("", index_dir=index_dir)
+    except engine.IndexNotFoundError:
+        print(f"warning: {MISSING_INDEX} (looked in {index_dir}); serving anyway", file=sys.stderr)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Serving {index_dir} on http://{host}:{args.port}/  (Ctrl+C to stop)", flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads)

@@ -1,0 +1,89 @@
+"""Request arguments of the search page and API, checked before ``search()`` sees them; article ids in URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from werkzeug.routing import PathConverter
+
+from search import QuerySyntaxError
+
+FILTERS = ("source", "category", "year", "date_from", "date_to")
+MAX_PAGE_LINKS = 1000  # search() refuses pages past this
+
+
+@dataclass(frozen=True)
+class SearchArgs:
+    q: str
+    page: int = 1
+    per_page: int = 10
+    sort: str = "relevance"
+    filters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def blank(self) -> bool:
+        return not self.q.strip() and not self.filters
+
+
+def _whole(args: Mapping[str, str], name: str, default: int) -> int:
+    raw = args.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.lstrip("-").isdigit():
+        raise QuerySyntaxError(f"{name} must be a whole number, not {raw[:20]!r}")
+    return int(raw)
+
+
+def check_length(name: str, value: str, limit: int) -> str:
+    if len(value) > limit:
+        raise QuerySyntaxError(f"{name} is too long: {len(value)} characters, at most {limit} allowed")
+    return value
+
+
+def parse_search_args(args: Mapping[str, str], *, max_chars: int, per_page: int) -> SearchArgs:
+    """Typed arguments; :class:`QuerySyntaxError` for anything unusable (ranges are left to ``search()``)."""
+    q = check_length("the query", args.get("q", ""), max_chars)
+    filters = {name: check_length(name, args[name].strip(), max_chars) for name in FILTERS if args.get(name, "").strip()}
+    return SearchArgs(
+        q=q,
+        page=_whole(args, "page", 1),
+        per_page=_whole(args, "per_page", per_page),
+        sort=args.get("sort", "").strip() or "relevance",
+        filters=filters,
+    )
+
+
+def page_window(page: int, pages: int, *, around: int = 2) -> list[int | None]:
+    """Page numbers to link, ``None`` where a gap is elided: 1 … 4 5 [6] 7 8 … 20."""
+    last = min(pages, MAX_PAGE_LINKS)
+    if last <= 1:
+        return []
+    shown = {1, last, *range(max(1, page - around), min(last, page + around) + 1)}
+    out: list[int | None] = []
+    previous = 0
+    for number in sorted(shown):
+        if number - previous > 1:
+            out.append(None)
+        out.append(number)
+        previous = number
+    return out
+
+
+class ArticleIdConverter(PathConverter):
+    """``<article_id:...>``: a ``path`` converter for ids of any shape.
+
+    Ids may contain ``/``, ``:``, ``#``, ``?``, spaces and Chinese, may start with
+    ``/`` and may hold ``.``/``..`` segments. Browsers would resolve those segments
+    away, so such ids get every ``/`` escaped as ``%2F`` (the server decodes it back).
+    """
+
+    regex = ".+"
+    part_isolating = False
+
+    def to_url(self, value: str) -> str:
+        segments = value.split("/")
+        if any(s in (".", "..") for s in segments):
+            return quote(value, safe="!$&'()*+,:;=@")
+        return super().to_url(value)
