@@ -90,7 +90,12 @@ def segment(text: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def _subwords(word: str) -> Iterator[tuple[str, int]]:
+def is_known_word(word: str) -> bool:
+    """Whether jieba's dictionary (with ours) holds ``word``."""
+    return bool(_load_jieba().FREQ.get(word))
+
+
+def subwords(word: str) -> Iterator[tuple[str, int]]:
     """Dictionary words of length 2 and 3 inside a longer word (jieba's search mode)."""
     freq = _load_jieba().FREQ
     for n in (2, 3):
@@ -152,7 +157,7 @@ class ChineseAnalyzer(Analyzer):
     @staticmethod
     def _parts(word: str) -> Iterator[tuple[str, int]]:
         if _is_han(word):
-            yield from _subwords(word)
+            yield from subwords(word)
         elif len(pieces := list(_PIECES.finditer(word))) > 1:
             for piece in pieces:
                 yield piece.group(), piece.start()

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from whoosh import scoring
 from whoosh.index import Index
 from whoosh.searching import Searcher
 
@@ -21,6 +22,12 @@ from search.errors import IndexNotFoundError
 
 # The CURRENT file is re-read at most this often per thread.
 RECHECK_SECONDS = 0.5
+BM25_B = 0.75
+BM25_K1 = 1.2
+
+
+def weighting() -> scoring.WeightingModel:
+    return scoring.BM25F(B=BM25_B, K1=BM25_K1)
 
 
 @dataclass
@@ -67,7 +74,7 @@ class IndexCache:
         try:
             generation = indexer.current_generation(root)
             ix = indexer.open_generation(generation)
-            searcher = ix.searcher()
+            searcher = ix.searcher(weighting=weighting())
         except indexer.IndexNotFoundError as exc:
             raise IndexNotFoundError(str(exc)) from exc
         if entry is not None:

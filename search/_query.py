@@ -18,12 +18,14 @@ from whoosh import query as Q
 
 from indexer import schema as F
 from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer
+from indexer.analysis import subwords
 
 MAX_QUERY_CHARS = 500
 MAX_CONCEPTS = 32
 TITLE_BOOST = 2.5
 CHAR_WEIGHT = 0.35
 PROXIMITY_BOOST = 0.5
+SUBWORD_WEIGHT = 0.0
 FIELD_PREFIXES = {"title": F.TITLE, "source": F.SOURCE, "标题": F.TITLE, "来源": F.SOURCE}
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _words = ChineseAnalyzer()
@@ -42,7 +44,8 @@ class ParsedQuery:
 
     @property
     def empty(self) -> bool:
-        return not (self.words or self.phrases or self.title_terms or self.sources or self.any_of)
+        """No text to match (a ``source:`` alone is a filter, not text)."""
+        return not (self.words or self.phrases or self.title_terms or self.any_of)
 
     def highlight_terms(self) -> list[str]:
         terms = [*self.words, *self.phrases, *self.title_terms]
@@ -141,15 +144,21 @@ def concept(text: str, *, fields: tuple[str, ...] = (F.TITLE, F.BODY), single_ch
 def ranking_clauses(parsed: ParsedQuery) -> list[Q.Query]:
     """Scoring terms: BM25 over words (title boosted) plus bigrams, and a proximity bonus."""
     clauses: list[Q.Query] = []
-    texts = [*parsed.words, *parsed.phrases, *parsed.title_terms]
+    texts = [*parsed.words, *parsed.phrases]
     for group in parsed.any_of:
         texts.extend(group)
+    for text in parsed.title_terms:
+        clauses += [Q.Term(F.TITLE, w, boost=TITLE_BOOST) for w in query_words(text)]
+        clauses += [Q.Term(F.TITLE_CHARS, g, boost=CHAR_WEIGHT * TITLE_BOOST) for g in char_tokens(text)]
     words: list[str] = []
     for text in texts:
         words.extend(query_words(text) or [])
     for word in dict.fromkeys(words):
         clauses.append(Q.Term(F.BODY, word))
         clauses.append(Q.Term(F.TITLE, word, boost=TITLE_BOOST))
+        if SUBWORD_WEIGHT:
+            for sub, _ in subwords(word):
+                clauses.append(Q.Term(F.BODY, sub, boost=SUBWORD_WEIGHT))
     grams: list[str] = []
     for text in texts:
         grams.extend(g for g in char_tokens(text) if len(g) > 1 or not _is_han(g))
@@ -170,14 +179,26 @@ def _is_han(text: str) -> bool:
     return all("\u3400" <= c <= "\u9fff" for c in text)
 
 
-def strict_query(parsed: ParsedQuery) -> Q.Query:
-    """Every word, phrase and field term must match."""
-    required: list[Q.Query] = [concept(w) for w in parsed.words]
+def word_concept(text: str) -> Q.Query:
+    """``text`` as jieba words only: the cheap test, tried before the character phrases."""
+    words = query_words(text)
+    if not words:
+        return concept(text)
+    if len(words) == 1:
+        return Q.Or([Q.Term(F.TITLE, words[0]), Q.Term(F.BODY, words[0])])
+    return Q.Or([Q.Phrase(F.TITLE, words, slop=2), Q.Phrase(F.BODY, words, slop=2)])
+
+
+def strict_query(parsed: ParsedQuery, *, chars: bool = True) -> Q.Query:
+    """Every word, phrase and field term must match.
+
+    With ``chars`` a word also matches as contiguous characters inside other
+    words (slower: it reads character positions).
+    """
+    required: list[Q.Query] = [concept(w) if chars else word_concept(w) for w in parsed.words]
     required += [_phrase_required(p) for p in parsed.phrases]
     required += [concept(t, fields=(F.TITLE,)) for t in parsed.title_terms]
     required += [Q.Or([concept(t) for t in group]) for group in parsed.any_of]
-    if parsed.sources:
-        required.append(Q.Or([Q.Term(F.SOURCE, s) for s in parsed.sources]))
     return Q.And(required) if required else Q.NullQuery
 
 
@@ -197,11 +218,7 @@ def partial_query(parsed: ParsedQuery, *, single_chars: bool = False) -> Q.Query
     parts += [_phrase_required(p) for p in parsed.phrases]
     parts += [concept(t, fields=(F.TITLE,)) for t in parsed.title_terms]
     parts += [concept(t) for group in parsed.any_of for t in group]
-    query: Q.Query = Q.Or(parts) if parts else Q.NullQuery
-    if parsed.sources:
-        source = Q.Or([Q.Term(F.SOURCE, s) for s in parsed.sources])
-        query = Q.And([query, source]) if parts else source
-    return query
+    return Q.Or(parts) if parts else Q.NullQuery
 
 
 def exclusion_query(parsed: ParsedQuery) -> Q.Query | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import query as Q
-from whoosh import sorting
+from whoosh.matching import ListMatcher, RequireMatcher
 from whoosh.searching import Searcher
 
 from indexer import schema as F
@@ -30,6 +30,7 @@ RELAX_BELOW = 10
 FACET_LIMIT = 20
 # Documents with every word rank above partial matches.
 STRICT_FIRST = True
+_MISSING_DATE = 2**64 - 1  # Whoosh's raw DATETIME column value for "no date"
 
 
 def _date_bound(value: Any, name: str, *, end: bool) -> datetime | None:
@@ -72,21 +73,6 @@ def _filters(source: str | None, category: str | None, year: str | int | None,
     return out
 
 
-def _facet_groups() -> dict[str, sorting.FieldFacet]:
-    return {name: sorting.FieldFacet(name, maptype=sorting.Count) for name in (*F.FACET_FIELDS, F.DUP_KEY)}
-
-
-def _ranked(searcher: Searcher, ranking: Q.Query, *, within: set[int], limit: int | None, sort: str) -> list[tuple[int, float]]:
-    """Score ``ranking`` over the documents ``within`` (an empty set gives nothing)."""
-    if not within:
-        return []
-    kwargs: dict[str, Any] = {"filter": within, "limit": limit}
-    if sort == "date":
-        kwargs.update(sortedby=sorting.FieldFacet(F.PUBLISHED, reverse=True))
-    results = searcher.search(ranking, **kwargs)
-    return [(hit.docnum, hit.score or 0.0) for hit in results]
-
-
 def search(
     q: str,
     *,
@@ -112,6 +98,8 @@ def search(
     end_date = _date_bound(date_to, "date_to", end=True)
     parsed = _query.parse(q)
     filters = _filters(source, category, year, start_date, end_date)
+    if parsed.sources:  # `source:` in the query restricts like the argument does
+        filters.append(Q.Or([Q.Term(F.SOURCE, s) for s in parsed.sources]))
     searcher, generation = CACHE.searcher(index_dir)
     info_filters = tuple((k, str(v)) for k, v in (("source", source), ("category", category), ("year", year),
                          ("date_from", date_from), ("date_to", date_to)) if v)
@@ -129,27 +117,31 @@ def search(
 def _run(searcher: Searcher, generation: Path, parsed: _query.ParsedQuery, filters: list[Q.Query], page: int,
          per_page: int, sort: str, info_filters: tuple[tuple[str, str], ...], started: float) -> SearchResults:
     exclusion = _query.exclusion_query(parsed)
-    mask = set(searcher.docs_for_query(exclusion)) if exclusion is not None else None
+    mask = set(searcher.docs_for_query(exclusion)) if exclusion is not None else set()
     filter_q = Q.And(filters) if filters else None
     if parsed.empty:
-        strict: Q.Query = filter_q if filter_q is not None else Q.Every()
-        ranking: Q.Query = strict
+        ranking: Q.Query = filter_q if filter_q is not None else Q.Every()
+        strict_docs = _docs(searcher, ranking, None, mask)
         sort = "date" if sort == "relevance" else sort
     else:
-        strict = _query.strict_query(parsed)
         ranking = Q.Or(_query.ranking_clauses(parsed))
-    strict_docs = _docs(searcher, strict, filter_q, mask)
+        # Words as jieba words first; only when few articles have them all are
+        # character phrases read too (they also find text jieba split differently).
+        strict_docs = _docs(searcher, _query.strict_query(parsed, chars=False), filter_q, mask)
+        if len(strict_docs) < RELAX_BELOW:
+            strict_docs |= _docs(searcher, _query.strict_query(parsed), filter_q, mask)
     pool = strict_docs
     if len(strict_docs) < RELAX_BELOW and not parsed.empty:
-        pool = strict_docs | _docs(searcher, _query.partial_query(parsed), filter_q, mask)
+        pool = strict_docs | _docs(searcher, ranking, filter_q, mask) | _docs(searcher, _query.partial_query(parsed), filter_q, mask)
         if not pool:
             pool = _docs(searcher, _query.partial_query(parsed, single_chars=True), filter_q, mask)
     relaxed = len(pool) > len(strict_docs)
     facets, groups = _facets(searcher, pool)
     total = len(groups)
     need = page * per_page
-    order = _order(searcher, ranking, strict_docs if STRICT_FIRST else set(), pool, relaxed or not STRICT_FIRST, need, sort)
-    dup_col = searcher.reader().column_reader(F.DUP_KEY)
+    first_tier = strict_docs if STRICT_FIRST else set()
+    order = _order(searcher, ranking, first_tier, pool - first_tier, need, sort)
+    dup_col = _columns(searcher)[F.DUP_KEY]
     seen: set[Any] = set()
     chosen: list[tuple[int, float]] = []
     for docnum, score in order:
@@ -163,7 +155,7 @@ def _run(searcher: Searcher, generation: Path, parsed: _query.ParsedQuery, filte
     terms = prepare_terms(parsed.highlight_terms())
     hits = tuple(_hit(searcher, docnum, score, terms, groups.get(dup_col[docnum], 1) - 1)
                  for docnum, score in chosen[(page - 1) * per_page : need])
-    suggestion = _suggestion(generation, parsed, total, relaxed)
+    suggestion = _suggestion(generation, parsed) if not parsed.empty else None
     info = QueryInfo(
         text=parsed.text, words=tuple(parsed.words), phrases=tuple(parsed.phrases), excluded=tuple(parsed.excluded),
         fields=tuple([("title", t) for t in parsed.title_terms] + [("source", s) for s in parsed.sources]),
@@ -176,43 +168,74 @@ def _run(searcher: Searcher, generation: Path, parsed: _query.ParsedQuery, filte
     )
 
 
-def _docs(searcher: Searcher, query: Q.Query, filter_q: Q.Query | None, mask: set[int] | None) -> set[int]:
+def _docs(searcher: Searcher, query: Q.Query, filter_q: Q.Query | None, mask: set[int]) -> set[int]:
     if filter_q is not None:
         query = Q.And([query, filter_q])
     docs = set(searcher.docs_for_query(query))
     return docs - mask if mask else docs
 
 
-def _order(searcher: Searcher, ranking: Q.Query, strict_docs: set[int], pool: set[int], relaxed: bool,
-           need: int, sort: str) -> list[tuple[int, float]]:
+def _score_within(searcher: Searcher, ranking: Q.Query, docs: set[int], limit: int | None) -> list[tuple[int, float]]:
+    """Scores of ``ranking`` for exactly ``docs``: the matcher skips to each, no full scan."""
+    matcher = ranking.matcher(searcher, searcher.context())
+    scored: dict[int, float] = dict.fromkeys(docs, 0.0)
+    if matcher.is_active():
+        matcher = RequireMatcher(matcher, ListMatcher(sorted(docs), all_weights=0.0))
+        while matcher.is_active():
+            scored[matcher.id()] = matcher.score()
+            matcher.next()
+    ranked = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ranked[:limit] if limit else ranked
+
+
+def _by_date(searcher: Searcher, docs: set[int]) -> list[tuple[int, float]]:
+    dates = _columns(searcher)[F.PUBLISHED]
+    return [(d, 0.0) for d in sorted(docs, key=lambda d: (-(dates[d] or 0), d))]
+
+
+def _order(searcher: Searcher, ranking: Q.Query, first: set[int], rest: set[int], need: int, sort: str) -> list[tuple[int, float]]:
     """Ranked docnums: all-word matches first, then partial matches; over-fetched for collapsing."""
+    if sort == "date":
+        return _by_date(searcher, first) + _by_date(searcher, rest)
     limit: int | None = need * 3 + 20
-    partial = pool - strict_docs if relaxed else set()
     while True:
-        first = _ranked(searcher, ranking, within=strict_docs, limit=limit, sort=sort)
-        rest = _ranked(searcher, ranking, within=partial, limit=limit, sort=sort)
-        if partial and (limit is None or len(rest) < limit):
-            # Partial matches that no scoring term reaches (a lone character) still follow, unscored.
-            ranked_ids = {d for d, _ in rest}
-            rest += [(d, 0.0) for d in sorted(partial - ranked_ids)]
-        order = first + rest
-        if limit is None or len(order) < limit:
+        order = _score_within(searcher, ranking, first, limit)
+        if rest and (limit is None or len(order) < limit):
+            order += _score_within(searcher, ranking, rest, limit)
+        if limit is None or len(order) < limit or len(order) >= len(first) + len(rest):
             return order
         limit = None
 
 
+def _columns(searcher: Searcher) -> dict[str, list[Any]]:
+    """Facet and sort columns as plain lists, read once per searcher."""
+    cached = getattr(searcher, "_zhsearch_columns", None)
+    if cached is None:
+        reader = searcher.reader()
+        count = reader.doc_count_all()
+        cached = {}
+        for name in (*F.FACET_FIELDS, F.DUP_KEY, F.PUBLISHED):
+            if reader.has_column(name):
+                column = reader.column_reader(name, translate=False) if name == F.PUBLISHED else reader.column_reader(name)
+                values = list(column)
+                if name == F.PUBLISHED:
+                    values = [None if v == _MISSING_DATE else v for v in values]
+            else:
+                values = [None] * count
+            cached[name] = values
+        searcher._zhsearch_columns = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def _facets(searcher: Searcher, docs: set[int]) -> tuple[dict[str, tuple[FacetValue, ...]], dict[Any, int]]:
-    reader = searcher.reader()
+    columns = _columns(searcher)
     counts: dict[str, dict[Any, int]] = {}
     for name in (*F.FACET_FIELDS, F.DUP_KEY):
+        values = columns[name]
         tally: dict[Any, int] = {}
-        if reader.has_column(name):
-            column = reader.column_reader(name)
-            for docnum in docs:
-                value = column[docnum]
-                tally[value] = tally.get(value, 0) + 1
-        else:  # no document has a value for this field
-            tally[None] = len(docs)
+        for docnum in docs:
+            value = values[docnum]
+            tally[value] = tally.get(value, 0) + 1
         counts[name] = tally
     facets = {
         name: tuple(
@@ -244,14 +267,9 @@ def _hit(searcher: Searcher, docnum: int, score: float, terms: list[str], duplic
     )
 
 
-def _suggestion(generation: Path, parsed: _query.ParsedQuery, total: int, relaxed: bool) -> str | None:
-    text = " ".join([*parsed.words, *parsed.phrases]) if parsed.words or parsed.phrases else ""
-    raw = parsed.text
-    vocab = vocabulary(generation)
-    candidate = vocab.did_you_mean(raw) or (vocab.did_you_mean(text) if text and text != raw else None)
-    if candidate and candidate != raw:
-        return candidate
-    return None
+def _suggestion(generation: Path, parsed: _query.ParsedQuery) -> str | None:
+    candidate = vocabulary(generation).did_you_mean(parsed.text)
+    return candidate if candidate and candidate != parsed.text else None
 
 
 def suggest(prefix: str, limit: int = 8, *, index_dir: IndexDir = None) -> list[str]:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from indexer._normalize import normalize
+from indexer.analysis import is_known_word
 from indexer._vocab import VOCAB_FILE, pinyin_keys
 
 _PINYIN = re.compile(r"^[a-z']+$")
@@ -49,6 +50,32 @@ class Vocabulary:
         ranked = sorted(found, key=lambda t: (-found[t], len(t), t))
         return [t for t in ranked if t != key][:limit] or ranked[:limit]
 
+    def _fix(self, chunk: str) -> str | None:
+        """A much better-known homophone of ``chunk``, unless ``chunk`` is itself a word."""
+        own = self.weights.get(chunk, 0)
+        if own == 0 and is_known_word(chunk):
+            return None
+        best = self.homophones.get(pinyin_keys(chunk)[0])
+        if best and best[0] != chunk and (own == 0 or best[1] >= HOMOPHONE_RATIO * own):
+            return best[0]
+        return None
+
+    def _fix_inside(self, chunk: str) -> str | None:
+        """Homophone typos of three or more characters inside a longer run of text."""
+        out, i, changed = [], 0, False
+        while i < len(chunk):
+            for n in range(min(6, len(chunk) - i), 2, -1):
+                piece = chunk[i : i + n]
+                if self.weights.get(piece, 0) == 0 and not is_known_word(piece) and (fixed := self._fix(piece)):
+                    out.append(fixed)
+                    i += n
+                    changed = True
+                    break
+            else:
+                out.append(chunk[i])
+                i += 1
+        return "".join(out) if changed else None
+
     def did_you_mean(self, text: str) -> str | None:
         """A better-known spelling of ``text``: pinyin typed as letters, or a homophone typo."""
         norm = normalize(text).strip()
@@ -59,10 +86,11 @@ class Vocabulary:
         changed = False
         out = norm
         for chunk in _HAN_CHUNK.findall(norm):
-            own = self.weights.get(chunk, 0)
-            best = self.homophones.get(pinyin_keys(chunk)[0])
-            if best and best[0] != chunk and (own == 0 or best[1] >= HOMOPHONE_RATIO * own):
-                out = out.replace(chunk, best[0])
+            fixed = self._fix(chunk)
+            if fixed is None:
+                fixed = self._fix_inside(chunk)
+            if fixed is not None:
+                out = out.replace(chunk, fixed)
                 changed = True
         return out if changed else None
 
