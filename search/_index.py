@@ -7,6 +7,7 @@ another generation or Whoosh has a newer commit, and reopens only then.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -26,8 +27,27 @@ BM25_B = 0.75
 BM25_K1 = 1.2
 
 
+class BM25(scoring.BM25F):
+    """Whoosh's BM25F with the probabilistic IDF that Lucene and the BM25 papers use.
+
+    Whoosh's default IDF, ``1 + log(N / (df + 1))``, never falls below 1, so the
+    commonest character bigrams and words (什么, 一个, 的是) weigh almost as much
+    as a name; ``log(1 + (N - df + 0.5) / (df + 0.5))`` goes to zero for them.
+    """
+
+    def idf(self, searcher: Searcher, fieldname: str, text: str) -> float:
+        parent = searcher.get_parent()
+        df = parent.doc_frequency(fieldname, text)
+        n = parent.doc_count_all()
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+USE_PROBABILISTIC_IDF = True
+
+
 def weighting() -> scoring.WeightingModel:
-    return scoring.BM25F(B=BM25_B, K1=BM25_K1)
+    cls = BM25 if USE_PROBABILISTIC_IDF else scoring.BM25F
+    return cls(B=BM25_B, K1=BM25_K1)
 
 
 @dataclass

@@ -22,10 +22,11 @@ from indexer.analysis import subwords
 
 MAX_QUERY_CHARS = 500
 MAX_CONCEPTS = 32
-TITLE_BOOST = 2.5
-CHAR_WEIGHT = 0.35
+TITLE_BOOST = 0.6
+CHAR_WEIGHT = 0.6
 PROXIMITY_BOOST = 0.5
-SUBWORD_WEIGHT = 0.0
+SUBWORD_WEIGHT = 0.5
+WORD_WEIGHT = 1.0
 FIELD_PREFIXES = {"title": F.TITLE, "source": F.SOURCE, "标题": F.TITLE, "来源": F.SOURCE}
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _words = ChineseAnalyzer()
@@ -41,6 +42,7 @@ class ParsedQuery:
     title_terms: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     any_of: list[list[str]] = field(default_factory=list)
+    chunks: list[str] = field(default_factory=list)  # the plain text as typed, for character bigrams
 
     @property
     def empty(self) -> bool:
@@ -95,6 +97,7 @@ def parse(text: str) -> ParsedQuery:
             (parsed.title_terms if target == F.TITLE else parsed.sources).append(rest.strip('"'))
             continue
         words = query_words(raw) or ([raw] if char_tokens(raw) else [])
+        parsed.chunks.append(raw)
         if pending_or and words:
             previous = parsed.any_of.pop() if parsed.any_of and _last_was_group(parsed) else [parsed.words.pop()]
             previous.append(" ".join(words) if len(words) > 1 else words[0])
@@ -153,14 +156,16 @@ def ranking_clauses(parsed: ParsedQuery) -> list[Q.Query]:
     words: list[str] = []
     for text in texts:
         words.extend(query_words(text) or [])
-    for word in dict.fromkeys(words):
-        clauses.append(Q.Term(F.BODY, word))
-        clauses.append(Q.Term(F.TITLE, word, boost=TITLE_BOOST))
+    for word in dict.fromkeys(words) if WORD_WEIGHT else ():
+        clauses.append(Q.Term(F.BODY, word, boost=WORD_WEIGHT))
+        clauses.append(Q.Term(F.TITLE, word, boost=WORD_WEIGHT * TITLE_BOOST))
         if SUBWORD_WEIGHT:
             for sub, _ in subwords(word):
-                clauses.append(Q.Term(F.BODY, sub, boost=SUBWORD_WEIGHT))
+                clauses.append(Q.Term(F.BODY, sub, boost=WORD_WEIGHT * SUBWORD_WEIGHT))
     grams: list[str] = []
-    for text in texts:
+    # Bigrams of the text as typed, across word boundaries and stop words, as a
+    # CJK bigram engine would see it.
+    for text in [*parsed.chunks, *parsed.phrases]:
         grams.extend(g for g in char_tokens(text) if len(g) > 1 or not _is_han(g))
     for gram in dict.fromkeys(grams):
         clauses.append(Q.Term(F.BODY_CHARS, gram, boost=CHAR_WEIGHT))
