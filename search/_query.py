@@ -180,6 +180,12 @@ def ranking_clauses(parsed: ParsedQuery) -> list[Q.Query]:
     return clauses
 
 
+def any_term_query(ranking: Q.Query) -> Q.Query:
+    """Documents with any single word or bigram of the ranking query (positions not read)."""
+    terms = [q for q in ranking.children() if isinstance(q, (Q.Term, Q.Prefix))] if isinstance(ranking, Q.Or) else []
+    return Q.Or(terms) if terms else ranking
+
+
 def _is_han(text: str) -> bool:
     return all("\u3400" <= c <= "\u9fff" for c in text)
 

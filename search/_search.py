@@ -30,7 +30,10 @@ RELAX_BELOW = 10
 FACET_LIMIT = 20
 # Documents with every word rank above partial matches.
 STRICT_FIRST = True
-_MISSING_DATE = 2**64 - 1  # Whoosh's raw DATETIME column value for "no date"
+_MISSING_DATE = 2**64 - 1
+# Candidate sets up to this size are scored document by document (skipping
+# through the postings); larger ones go through Whoosh's top-k collector.
+DIRECT_SCORING_MAX = 400  # Whoosh's raw DATETIME column value for "no date"
 
 
 def _date_bound(value: Any, name: str, *, end: bool) -> datetime | None:
@@ -132,7 +135,8 @@ def _run(searcher: Searcher, generation: Path, parsed: _query.ParsedQuery, filte
             strict_docs |= _docs(searcher, _query.strict_query(parsed), filter_q, mask)
     pool = strict_docs
     if len(strict_docs) < RELAX_BELOW and not parsed.empty:
-        pool = strict_docs | _docs(searcher, ranking, filter_q, mask) | _docs(searcher, _query.partial_query(parsed), filter_q, mask)
+        # Partial matches: any word or any bigram of the query (one pass, no positions).
+        pool = strict_docs | _docs(searcher, _query.any_term_query(ranking), filter_q, mask)
         if not pool:
             pool = _docs(searcher, _query.partial_query(parsed, single_chars=True), filter_q, mask)
     relaxed = len(pool) > len(strict_docs)
@@ -140,18 +144,14 @@ def _run(searcher: Searcher, generation: Path, parsed: _query.ParsedQuery, filte
     total = len(groups)
     need = page * per_page
     first_tier = strict_docs if STRICT_FIRST else set()
-    order = _order(searcher, ranking, first_tier, pool - first_tier, need, sort)
     dup_col = _columns(searcher)[F.DUP_KEY]
-    seen: set[Any] = set()
-    chosen: list[tuple[int, float]] = []
-    for docnum, score in order:
-        key = dup_col[docnum]
-        if key in seen:
-            continue
-        seen.add(key)
-        chosen.append((docnum, score))
-        if len(chosen) >= need:
+    limit: int | None = need * 2 + 10
+    while True:  # over-fetch for collapsing; fetch more only if reprints ate the page
+        order = _order(searcher, ranking, first_tier, pool - first_tier, limit, sort)
+        chosen = _collapse(order, dup_col, need)
+        if len(chosen) >= need or limit is None or len(order) < limit:
             break
+        limit = limit * 4 if limit < len(pool) else None
     terms = prepare_terms(parsed.highlight_terms())
     hits = tuple(_hit(searcher, docnum, score, terms, groups.get(dup_col[docnum], 1) - 1)
                  for docnum, score in chosen[(page - 1) * per_page : need])
@@ -193,18 +193,42 @@ def _by_date(searcher: Searcher, docs: set[int]) -> list[tuple[int, float]]:
     return [(d, 0.0) for d in sorted(docs, key=lambda d: (-(dates[d] or 0), d))]
 
 
-def _order(searcher: Searcher, ranking: Q.Query, first: set[int], rest: set[int], need: int, sort: str) -> list[tuple[int, float]]:
-    """Ranked docnums: all-word matches first, then partial matches; over-fetched for collapsing."""
+def _top(searcher: Searcher, ranking: Q.Query, docs: set[int], limit: int | None) -> list[tuple[int, float]]:
+    """The best ``limit`` of ``docs`` by ``ranking``; documents no scoring term reaches follow at 0."""
+    if not docs:
+        return []
+    if len(docs) <= DIRECT_SCORING_MAX or limit is None:
+        return _score_within(searcher, ranking, docs, limit)
+    results = searcher.search(ranking, filter=docs, limit=limit)
+    order = [(hit.docnum, hit.score or 0.0) for hit in results]
+    if len(order) < limit:
+        seen = {d for d, _ in order}
+        order += [(d, 0.0) for d in sorted(docs - seen)[: limit - len(order)]]
+    return order
+
+
+def _order(searcher: Searcher, ranking: Q.Query, first: set[int], rest: set[int], limit: int | None, sort: str) -> list[tuple[int, float]]:
+    """The first ``limit`` docnums: all-word matches first, then partial matches."""
     if sort == "date":
-        return _by_date(searcher, first) + _by_date(searcher, rest)
-    limit: int | None = need * 3 + 20
-    while True:
-        order = _score_within(searcher, ranking, first, limit)
-        if rest and (limit is None or len(order) < limit):
-            order += _score_within(searcher, ranking, rest, limit)
-        if limit is None or len(order) < limit or len(order) >= len(first) + len(rest):
-            return order
-        limit = None
+        return (_by_date(searcher, first) + _by_date(searcher, rest))[:limit]
+    order = _top(searcher, ranking, first, limit)
+    if rest and (limit is None or len(order) < limit):
+        order += _top(searcher, ranking, rest, None if limit is None else limit - len(order))
+    return order
+
+
+def _collapse(order: list[tuple[int, float]], dup_col: list[Any], need: int) -> list[tuple[int, float]]:
+    """Keep the best of each group of reprints, up to ``need`` hits."""
+    seen: set[Any] = set()
+    chosen: list[tuple[int, float]] = []
+    for docnum, score in order:
+        key = dup_col[docnum]
+        if key not in seen:
+            seen.add(key)
+            chosen.append((docnum, score))
+            if len(chosen) >= need:
+                break
+    return chosen
 
 
 def _columns(searcher: Searcher) -> dict[str, list[Any]]:
