@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import time
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,8 +110,9 @@ def build_index(
     started = time.perf_counter()
     with _store.writer_lock(root):
         report.cleaned = _store.remove_stale(root)
-        building = _store.new_building_dir(root)
+        building: Path | None = None
         try:
+            building = _store.new_building_dir(root)
             ix = whoosh_index.create_in(str(building), F.build_schema())
             workers = procs or settings.procs()
             writer = ix.writer(procs=workers, multisegment=workers > 1, limitmb=WRITER_MEMORY_MB)
@@ -134,9 +136,7 @@ def build_index(
         except OSError as exc:
             raise IndexWriteError(f"cannot write the index in {root}: {exc.strerror or exc}; the previous index is intact") from exc
         finally:
-            if building.exists():
-                import shutil
-
+            if building is not None and building.exists():
                 shutil.rmtree(building, ignore_errors=True)
         _store.remove_stale(root)
     report.seconds = time.perf_counter() - started
@@ -144,14 +144,18 @@ def build_index(
 
 
 def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callable[[IndexWriter, object, BuildReport], None]) -> BuildReport:
+    """Apply a change to a copy of the served generation, then swap it in like a rebuild."""
     root = settings.index_dir(index_dir)
     report = BuildReport(action, str(root))
     started = time.perf_counter()
     with _store.writer_lock(root):
         report.cleaned = _store.remove_stale(root)
         gen = _store.current_generation(root)
-        ix = _store.open_generation(gen)
+        building: Path | None = None
         try:
+            building = _store.new_building_dir(root)
+            _store.clone_generation(gen, building)
+            ix = _store.open_generation(building)
             writer = ix.writer()
             try:
                 with ix.searcher() as searcher:
@@ -160,10 +164,15 @@ def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callab
                 writer.cancel()
                 raise
             writer.commit(optimize=False)
-            write_vocab(ix, gen)
-            _store.write_meta(gen, articles=ix.doc_count(), built=time.strftime("%Y-%m-%dT%H:%M:%S"))
+            write_vocab(ix, building)
+            _store.write_meta(building, articles=ix.doc_count(), built=time.strftime("%Y-%m-%dT%H:%M:%S"))
+            _store.publish(root, building)
         except OSError as exc:
             raise IndexWriteError(f"cannot write the index in {root}: {exc.strerror or exc}; the previous index is intact") from exc
+        finally:
+            if building is not None and building.exists():
+                shutil.rmtree(building, ignore_errors=True)
+        _store.remove_stale(root)
     report.seconds = time.perf_counter() - started
     return report
 

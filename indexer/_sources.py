@@ -187,7 +187,7 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[Item]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield Skipped(where, f"invalid JSON: {exc.msg} at column {exc.colno}")
+                yield Skipped(where, f"invalid JSON ({exc.msg.removesuffix(' at')}, column {exc.colno})")
                 continue
             if not isinstance(record, dict):
                 yield Skipped(where, "not a JSON object")

@@ -108,7 +108,7 @@ def publish(index_dir: Path, building: Path) -> Path:
     for path in building.iterdir():
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
-    gen = index_dir / f"{GEN_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    gen = index_dir / f"{GEN_PREFIX}{time.time_ns():020d}-{secrets.token_hex(3)}"  # sorts by age
     os.rename(building, gen)
     _fsync_dir(index_dir)
     _atomic_write(index_dir / CURRENT, gen.name + "\n")
@@ -155,9 +155,40 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
+        # flock belongs to the open file, which forked worker processes share:
+        # close it in every child so that only this process holds the lock and
+        # a killed writer's orphans cannot keep it.
+        _lock_fds.add(fd)
         yield
     finally:
+        _lock_fds.discard(fd)
         os.close(fd)
+
+
+_lock_fds: set[int] = set()
+
+
+def _close_lock_fds_in_child() -> None:
+    for fd in list(_lock_fds):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _lock_fds.clear()
+
+
+os.register_at_fork(after_in_child=_close_lock_fds_in_child)
+
+
+def clone_generation(gen: Path, building: Path) -> None:
+    """Hard-link a generation's files into ``building``: Whoosh never rewrites a
+    segment file, so the clone can take an update while ``gen`` keeps serving."""
+    for path in gen.iterdir():
+        if path.is_file() and not path.name.endswith("WRITELOCK"):
+            try:
+                os.link(path, building / path.name)
+            except OSError:
+                shutil.copy2(path, building / path.name)
 
 
 def disk_usage(path: Path) -> int:
