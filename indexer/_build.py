@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,30 @@ def to_document(article: Article) -> dict[str, object]:
     return doc
 
 
+@contextlib.contextmanager
+def _new_generation(root: Path) -> Iterator[Path]:
+    """A folder for the next generation, published when the block ends well.
+
+    On any failure (an exception, Ctrl-C) the folder is removed and the served
+    generation is untouched; write errors become ``IndexWriteError``.
+    """
+    building: Path | None = None
+    try:
+        building = _store.new_building_dir(root)
+        yield building
+        _store.publish(root, building)
+    except OSError as exc:
+        raise IndexWriteError(f"cannot write the index in {root}: {exc.strerror or exc}; the previous index is intact") from exc
+    finally:
+        if building is not None and building.exists():
+            shutil.rmtree(building, ignore_errors=True)
+
+
+def _finish_generation(ix: whoosh_index.Index, building: Path, articles: int) -> None:
+    write_vocab(ix, building)
+    _store.write_meta(building, articles=articles, built=time.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
 def _articles(items: Iterable[Item], report: BuildReport, progress: Progress | None) -> Iterable[Article]:
     for item in items:
         if isinstance(item, Skipped):
@@ -110,9 +135,7 @@ def build_index(
     started = time.perf_counter()
     with _store.writer_lock(root):
         report.cleaned = _store.remove_stale(root)
-        building: Path | None = None
-        try:
-            building = _store.new_building_dir(root)
+        with _new_generation(root) as building:
             ix = whoosh_index.create_in(str(building), F.build_schema())
             workers = procs or settings.procs()
             writer = ix.writer(procs=workers, multisegment=workers > 1, limitmb=WRITER_MEMORY_MB)
@@ -130,14 +153,7 @@ def build_index(
                 writer.cancel()
                 raise
             writer.commit()
-            write_vocab(ix, building)
-            _store.write_meta(building, articles=report.indexed, built=time.strftime("%Y-%m-%dT%H:%M:%S"))
-            _store.publish(root, building)
-        except OSError as exc:
-            raise IndexWriteError(f"cannot write the index in {root}: {exc.strerror or exc}; the previous index is intact") from exc
-        finally:
-            if building is not None and building.exists():
-                shutil.rmtree(building, ignore_errors=True)
+            _finish_generation(ix, building, report.indexed)
         _store.remove_stale(root)
     report.seconds = time.perf_counter() - started
     return report
@@ -151,9 +167,7 @@ def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callab
     with _store.writer_lock(root):
         report.cleaned = _store.remove_stale(root)
         gen = _store.current_generation(root)
-        building: Path | None = None
-        try:
-            building = _store.new_building_dir(root)
+        with _new_generation(root) as building:
             _store.clone_generation(gen, building)
             ix = _store.open_generation(building)
             writer = ix.writer()
@@ -164,14 +178,7 @@ def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callab
                 writer.cancel()
                 raise
             writer.commit(optimize=False)
-            write_vocab(ix, building)
-            _store.write_meta(building, articles=ix.doc_count(), built=time.strftime("%Y-%m-%dT%H:%M:%S"))
-            _store.publish(root, building)
-        except OSError as exc:
-            raise IndexWriteError(f"cannot write the index in {root}: {exc.strerror or exc}; the previous index is intact") from exc
-        finally:
-            if building is not None and building.exists():
-                shutil.rmtree(building, ignore_errors=True)
+            _finish_generation(ix, building, ix.doc_count())
         _store.remove_stale(root)
     report.seconds = time.perf_counter() - started
     return report

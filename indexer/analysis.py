@@ -106,87 +106,9 @@ def subwords(word: str) -> Iterator[tuple[str, int]]:
                     yield gram, i
 
 
-class ChineseAnalyzer(Analyzer):
-    """Word tokens: jieba for Han text, whole words for Latin letters and digits.
-
-    In ``index`` mode the dictionary words inside a longer word are emitted at
-    the same position as the word, so ``哈尔`` finds ``齐齐哈尔市``; queries use
-    accurate mode only. Stop words are dropped but still take up their
-    position, so phrase queries keep their shape.
-    """
-
-    def __call__(  # type: ignore[override]
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        **kwargs: object,
-    ) -> Iterator[Token]:
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        norm, origin = normalize_with_offsets(value)
-        stops = stopwords() if removestops else frozenset()
-        index_mode = mode == "index"
-        pos = start_pos
-        prev_end = 0
-        for match in _SEGMENT.finditer(norm):
-            base = match.start()
-            if base > prev_end:
-                pos += 1  # punctuation or space between segments
-            prev_end = match.end()
-            if match.group("han"):
-                words = segment(match.group("han"))
-            else:
-                words = [(match.group("word"), 0, match.end() - base)]
-            for word, s, e in words:
-                if word not in stops:
-                    yield self._emit(token, word, pos, base + s, base + e, origin, len(value), start_char, keeporiginal)
-                    if index_mode:
-                        for sub, offset in self._parts(word):
-                            yield self._emit(
-                                token, sub, pos, base + s + offset, base + s + offset + len(sub),
-                                origin, len(value), start_char, keeporiginal,
-                            )
-                pos += 1
-
-    @staticmethod
-    def _parts(word: str) -> Iterator[tuple[str, int]]:
-        if _is_han(word):
-            yield from subwords(word)
-        elif len(pieces := list(_PIECES.finditer(word))) > 1:
-            for piece in pieces:
-                yield piece.group(), piece.start()
-
-    @staticmethod
-    def _emit(
-        token: Token, text: str, pos: int, start: int, end: int,
-        origin: object, length: int, start_char: int, keeporiginal: bool,
-    ) -> Token:
-        token.text = text
-        token.boost = 1.0
-        token.stopped = False
-        if keeporiginal:
-            token.original = text
-        token.pos = pos
-        s, e = original_span(origin, start, end, length)  # type: ignore[arg-type]
-        token.startchar = start_char + s
-        token.endchar = start_char + e
-        return token
-
-
-class ChineseCharAnalyzer(Analyzer):
-    """Character tokens: overlapping Han bigrams, plus whole Latin/digit words.
-
-    ``pos`` is the character number, so a phrase of bigrams matches exactly the
-    contiguous text typed, whatever jieba made of it. The last character of
-    each Han run is also emitted alone, so a one-character query can match as
-    a prefix over this field without indexing every unigram.
-    """
+class _NormalisingAnalyzer(Analyzer):
+    """Whoosh's analyzer call contract, shared by both analyzers: normalise the
+    text once, keep the map back to the original offsets, reuse one ``Token``."""
 
     def __call__(  # type: ignore[override]
         self,
@@ -204,7 +126,73 @@ class ChineseCharAnalyzer(Analyzer):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         norm, origin = normalize_with_offsets(value)
         length = len(value)
-        emit = ChineseAnalyzer._emit
+        for text, pos, start, end in self._tokens(norm, mode=mode, removestops=removestops, start_pos=start_pos):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = text
+            token.pos = pos
+            s, e = original_span(origin, start, end, length)
+            token.startchar = start_char + s
+            token.endchar = start_char + e
+            yield token
+
+    def _tokens(self, norm: str, *, mode: str, removestops: bool, start_pos: int) -> Iterator[tuple[str, int, int, int]]:
+        """``(text, position, start, end)`` over the normalised text."""
+        raise NotImplementedError
+
+
+class ChineseAnalyzer(_NormalisingAnalyzer):
+    """Word tokens: jieba for Han text, whole words for Latin letters and digits.
+
+    In ``index`` mode the dictionary words inside a longer word are emitted at
+    the same position as the word, so ``哈尔`` finds ``齐齐哈尔市``; queries use
+    accurate mode only. Stop words are dropped but still take up their
+    position, so phrase queries keep their shape.
+    """
+
+    def _tokens(self, norm: str, *, mode: str, removestops: bool, start_pos: int) -> Iterator[tuple[str, int, int, int]]:
+        stops = stopwords() if removestops else frozenset()
+        index_mode = mode == "index"
+        pos = start_pos
+        prev_end = 0
+        for match in _SEGMENT.finditer(norm):
+            base = match.start()
+            if base > prev_end:
+                pos += 1  # punctuation or space between segments
+            prev_end = match.end()
+            if match.group("han"):
+                words = segment(match.group("han"))
+            else:
+                words = [(match.group("word"), 0, match.end() - base)]
+            for word, s, e in words:
+                if word not in stops:
+                    yield word, pos, base + s, base + e
+                    if index_mode:
+                        for sub, offset in self._parts(word):
+                            yield sub, pos, base + s + offset, base + s + offset + len(sub)
+                pos += 1
+
+    @staticmethod
+    def _parts(word: str) -> Iterator[tuple[str, int]]:
+        if _is_han(word):
+            yield from subwords(word)
+        elif len(pieces := list(_PIECES.finditer(word))) > 1:
+            for piece in pieces:
+                yield piece.group(), piece.start()
+
+
+class ChineseCharAnalyzer(_NormalisingAnalyzer):
+    """Character tokens: overlapping Han bigrams, plus whole Latin/digit words.
+
+    ``pos`` is the character number, so a phrase of bigrams matches exactly the
+    contiguous text typed, whatever jieba made of it. The last character of
+    each Han run is also emitted alone, so a one-character query can match as
+    a prefix over this field without indexing every unigram.
+    """
+
+    def _tokens(self, norm: str, *, mode: str, removestops: bool, start_pos: int) -> Iterator[tuple[str, int, int, int]]:
         pos = start_pos
         prev_end = 0
         for match in _SEGMENT.finditer(norm):
@@ -215,11 +203,11 @@ class ChineseCharAnalyzer(Analyzer):
             run = match.group("han")
             if run:
                 for i in range(len(run) - 1):
-                    yield emit(token, run[i : i + 2], pos + i, base + i, base + i + 2, origin, length, start_char, keeporiginal)
+                    yield run[i : i + 2], pos + i, base + i, base + i + 2
                 last = len(run) - 1
                 if mode != "query" or len(run) == 1:
-                    yield emit(token, run[last], pos + last, base + last, base + last + 1, origin, length, start_char, keeporiginal)
+                    yield run[last], pos + last, base + last, base + last + 1
                 pos += len(run)
             else:
-                yield emit(token, match.group("word"), pos, base, match.end(), origin, length, start_char, keeporiginal)
+                yield match.group("word"), pos, base, match.end()
                 pos += 1

@@ -54,8 +54,14 @@ def _date_bound(value: Any, name: str, *, end: bool) -> datetime | None:
 
 def _int(value: Any, name: str, low: int, high: int) -> int:
     try:
+        if isinstance(value, str):
+            text = value.strip()
+            digits = text.lstrip("+-").lstrip("0") or "0"
+            if len(digits) > 9 or not digits.isdigit():
+                raise ValueError(value)
+            value = -int(digits) if text.startswith("-") else int(digits)
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise QuerySyntaxError(f"{name} must be a whole number, not {value!r}") from None
     if not low <= number <= high:
         raise QuerySyntaxError(f"{name} must be between {low} and {high}, not {number}")

@@ -7,7 +7,6 @@ it the data tests skip, except under ``CI=true`` where they fail.
 from __future__ import annotations
 
 import json
-import os
 import re
 import statistics
 from collections import Counter
@@ -15,6 +14,8 @@ from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import require_data
 
 from indexer._decode import decode_bytes
 from indexer._html import HtmlArticle, extract_html
@@ -27,19 +28,8 @@ _WS = re.compile(r"\s+")
 _CREDIT_LINE = re.compile(r"^[（(]?\s*(?:责任编辑|编辑)\s*[:：]")
 
 
-def _data_root() -> Path:
-    raw = Path(os.environ.get("ZHSEARCH_DATA") or "../shared/data")
-    return raw if raw.is_absolute() else (ROOT / raw).resolve()
-
-
 def _dataset(name: str) -> Path:
-    folder = _data_root() / name
-    if not folder.is_dir():
-        message = f"shared data set not found: {folder} (set ZHSEARCH_DATA)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return folder
+    return require_data(name)
 
 
 def _jsonl(path: Path) -> list[dict]:

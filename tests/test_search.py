@@ -147,7 +147,8 @@ def test_blank_query_is_empty_not_an_error(news_index: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"page": 0}, {"page": "x"}, {"per_page": 1000}, {"sort": "random"}, {"date_from": "not a date"}]
+    "kwargs",
+    [{"page": 0}, {"page": "x"}, {"page": "0" * 5000}, {"per_page": 1000}, {"sort": "random"}, {"date_from": "not a date"}],
 )
 def test_error_bad_parameters_raise_query_syntax_error(news_index: Path, kwargs: dict[str, object]) -> None:
     with pytest.raises(QuerySyntaxError):

@@ -31,9 +31,10 @@ def _whole(args: Mapping[str, str], name: str, default: int) -> int:
     raw = args.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isascii() or not raw.lstrip("-").isdigit():
-        raise QuerySyntaxError(f"{name} must be a whole number, not {raw[:20]!r}")
-    return int(raw)
+    digits = raw.lstrip("-").lstrip("0") or "0"
+    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(digits) > 9:
+        raise QuerySyntaxError(f"{name} must be a whole number of at most 9 digits, not {raw[:20]!r}")
+    return -int(digits) if raw.startswith("-") else int(digits)
 
 
 def check_length(name: str, value: str, limit: int) -> str:
