@@ -246,9 +246,9 @@ def index_stats(index_dir: str | os.PathLike[str] | None = None) -> IndexStats:
         dates = []
         undated = 0
         for docnum in reader.all_doc_ids():
-            name = (source_col[docnum] if source_col else None) or "(none)"
+            name = (source_col[docnum] if source_col is not None else None) or "(none)"
             sources[name] = sources.get(name, 0) + 1
-            value = date_col[docnum] if date_col else MISSING_DATE
+            value = date_col[docnum] if date_col is not None else MISSING_DATE
             if value != MISSING_DATE:
                 dates.append(value)
             else:

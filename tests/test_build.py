@@ -135,3 +135,6 @@ def test_rebuild_with_two_processes_matches_one(tmp_path: Path) -> None:
     build_index([SAMPLE_ARTICLES], tmp_path / "one", procs=1)
     build_index([SAMPLE_ARTICLES], tmp_path / "two", procs=2)
     assert ids_in(tmp_path / "one") == ids_in(tmp_path / "two")
+    one, two = index_stats(tmp_path / "one"), index_stats(tmp_path / "two")
+    assert one.sources == two.sources and "(none)" not in two.sources
+    assert (one.first_published, one.last_published, one.undated) == (two.first_published, two.last_published, two.undated)
