@@ -132,9 +132,16 @@ def test_error_interrupted_rebuild_leaves_previous_index(tmp_path: Path, monkeyp
 
 
 def test_rebuild_with_two_processes_matches_one(tmp_path: Path) -> None:
-    build_index([SAMPLE_ARTICLES], tmp_path / "one", procs=1)
-    build_index([SAMPLE_ARTICLES], tmp_path / "two", procs=2)
+    # Enough articles for Whoosh to hand batches to both workers (two segments).
+    records = [
+        {"id": f"n{i}", "title": f"第{i}条新闻", "text": f"齐齐哈尔第{i}条消息，装备制造。", "date": f"2024-01-{i % 28 + 1:02d}", "source": f"来源{i % 3}"}
+        for i in range(450)
+    ]
+    src = write_jsonl(tmp_path / "many.jsonl", records)
+    build_index([src], tmp_path / "one", procs=1)
+    build_index([src], tmp_path / "two", procs=2)
     assert ids_in(tmp_path / "one") == ids_in(tmp_path / "two")
+    assert len(_store.open_generation(current_generation(tmp_path / "two"))._segments()) > 1
     one, two = index_stats(tmp_path / "one"), index_stats(tmp_path / "two")
-    assert one.sources == two.sources and "(none)" not in two.sources
-    assert (one.first_published, one.last_published, one.undated) == (two.first_published, two.last_published, two.undated)
+    assert two.sources == one.sources == {"来源0": 150, "来源1": 150, "来源2": 150}
+    assert (two.first_published, two.last_published, two.undated) == (one.first_published, one.last_published, 0)
