@@ -180,10 +180,13 @@ def ranking_clauses(parsed: ParsedQuery) -> list[Q.Query]:
     return clauses
 
 
-def any_term_query(ranking: Q.Query) -> Q.Query:
-    """Documents with any single word or bigram of the ranking query (positions not read)."""
+def any_term_query(ranking: Q.Query, *, fields: tuple[str, ...] | None = None) -> Q.Query:
+    """Documents with any single term of the ranking query (positions not read),
+    optionally only the terms of some fields."""
     terms = [q for q in ranking.children() if isinstance(q, (Q.Term, Q.Prefix))] if isinstance(ranking, Q.Or) else []
-    return Q.Or(terms) if terms else ranking
+    if fields is not None:
+        terms = [q for q in terms if q.fieldname in fields]
+    return Q.Or(terms) if terms else Q.NullQuery
 
 
 def _is_han(text: str) -> bool:

@@ -141,8 +141,11 @@ def _run(searcher: Searcher, generation: Path, parsed: _query.ParsedQuery, filte
             strict_docs |= _docs(searcher, _query.strict_query(parsed), filter_q, mask)
     pool = strict_docs
     if len(strict_docs) < RELAX_BELOW and not parsed.empty:
-        # Partial matches: any word or any bigram of the query (one pass, no positions).
-        pool = strict_docs | _docs(searcher, _query.any_term_query(ranking), filter_q, mask)
+        # Partial matches: articles with any of the query's words; only when none
+        # has one, any of its bigrams (one pass each, no positions read).
+        pool = strict_docs | _docs(searcher, _query.any_term_query(ranking, fields=F.WORD_FIELDS), filter_q, mask)
+        if not pool:
+            pool = _docs(searcher, _query.any_term_query(ranking), filter_q, mask)
         if not pool:
             pool = _docs(searcher, _query.partial_query(parsed, single_chars=True), filter_q, mask)
     relaxed = len(pool) > len(strict_docs)
