@@ -81,3 +81,24 @@ def test_analyzers_pickle_without_state() -> None:
         assert type(clone) is type(analyzer)
         assert clone.__dict__ == {}
         assert tokens(clone, "齐齐哈尔", "query") == tokens(analyzer, "齐齐哈尔", "query")
+
+
+def test_fast_segmenter_agrees_with_jieba_reference() -> None:
+    """jieba_fast, when installed, must cut exactly as jieba 0.42.1 does (on real news text)."""
+    pytest.importorskip("jieba_fast", reason="the optional 'fast' extra is not installed")
+    import itertools
+    import json
+    import re
+
+    from indexer.analysis import _load_jieba, reference_segmenter
+    from tests.conftest import require_data
+
+    fast, reference = _load_jieba(), reference_segmenter()
+    assert type(fast).__module__.startswith("jieba_fast")
+    path = require_data("cctv-xwlb", "articles.jsonl")
+    with path.open(encoding="utf-8") as fh:
+        texts = [json.loads(line)["text"] for line in itertools.islice(fh, 1500)]
+    runs = [run for text in texts for run in re.findall("[\u4e00-\u9fff]+", text)]
+    assert len(runs) > 20_000
+    differing = [run for run in runs if list(fast.cut(run, HMM=True)) != list(reference.cut(run, HMM=True))]
+    assert differing == []
