@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import data_dir  # puts the project root on sys.path
 
 import lxml.html  # noqa: E402
 
@@ -28,11 +25,6 @@ from indexer._html import HtmlArticle, extract_html  # noqa: E402
 from indexer.errors import ArticleParseError  # noqa: E402
 
 _WS = re.compile(r"\s+")
-
-
-def default_data_dir() -> Path:
-    raw = Path(os.environ.get("ZHSEARCH_DATA") or "../shared/data")
-    return raw if raw.is_absolute() else (ROOT / raw).resolve()
 
 
 def char_f1(got: str, want: str) -> float:
@@ -152,14 +144,13 @@ def bench_fixtures(root: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=default_data_dir(), help="shared data folder")
+    parser.add_argument("--data", help="shared data folder (default: $ZHSEARCH_DATA or ../shared/data)")
     args = parser.parse_args(argv)
-    if not args.data.is_dir():
-        parser.error(f"data folder not found: {args.data}")
+    root = data_dir(args.data)
     began = time.perf_counter()
     for name, run in (("cctv-xwlb-html", bench_cctv), ("gne-news-html", bench_gne), ("extractor-fixtures-zh", bench_fixtures)):
         started = time.perf_counter()
-        run(args.data / name)
+        run(root / name)
         print(f"  ({time.perf_counter() - started:.1f} s)")
     print(f"total {time.perf_counter() - began:.1f} s")
     return 0

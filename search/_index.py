@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,12 +43,8 @@ class BM25(scoring.BM25F):
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
-USE_PROBABILISTIC_IDF = True
-
-
 def weighting() -> scoring.WeightingModel:
-    cls = BM25 if USE_PROBABILISTIC_IDF else scoring.BM25F
-    return cls(B=BM25_B, K1=BM25_K1)
+    return BM25(B=BM25_B, K1=BM25_K1)
 
 
 @dataclass
@@ -70,8 +67,6 @@ class IndexCache:
         return slots
 
     def searcher(self, index_dir: str | os.PathLike[str] | None) -> tuple[Searcher, Path]:
-        import time
-
         root = settings.index_dir(index_dir).resolve()
         slots = self._slots()
         now = time.monotonic()

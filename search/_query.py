@@ -26,7 +26,6 @@ TITLE_BOOST = 0.6
 CHAR_WEIGHT = 0.6
 PROXIMITY_BOOST = 0.5
 SUBWORD_WEIGHT = 0.5
-WORD_WEIGHT = 1.0
 FIELD_PREFIXES = {"title": F.TITLE, "source": F.SOURCE, "标题": F.TITLE, "来源": F.SOURCE}
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _words = ChineseAnalyzer()
@@ -156,12 +155,11 @@ def ranking_clauses(parsed: ParsedQuery) -> list[Q.Query]:
     words: list[str] = []
     for text in texts:
         words.extend(query_words(text) or [])
-    for word in dict.fromkeys(words) if WORD_WEIGHT else ():
-        clauses.append(Q.Term(F.BODY, word, boost=WORD_WEIGHT))
-        clauses.append(Q.Term(F.TITLE, word, boost=WORD_WEIGHT * TITLE_BOOST))
-        if SUBWORD_WEIGHT:
-            for sub, _ in subwords(word):
-                clauses.append(Q.Term(F.BODY, sub, boost=WORD_WEIGHT * SUBWORD_WEIGHT))
+    for word in dict.fromkeys(words):
+        clauses.append(Q.Term(F.BODY, word))
+        clauses.append(Q.Term(F.TITLE, word, boost=TITLE_BOOST))
+        for sub, _ in subwords(word):
+            clauses.append(Q.Term(F.BODY, sub, boost=SUBWORD_WEIGHT))
     grams: list[str] = []
     # Bigrams of the text as typed, across word boundaries and stop words, as a
     # CJK bigram engine would see it.
