@@ -17,6 +17,7 @@ from whoosh.util.times import long_to_datetime
 from whoosh.writing import IndexWriter
 
 from indexer import _store, settings
+from indexer._writer import ParallelWriter, PooledSegmentWriter
 from indexer._normalize import normalize
 from indexer._sources import Item, Skipped, read_sources
 from indexer._vocab import write_vocab
@@ -138,7 +139,8 @@ def build_index(
         with _new_generation(root) as building:
             ix = whoosh_index.create_in(str(building), F.build_schema())
             workers = procs or settings.procs()
-            writer = ix.writer(procs=workers, multisegment=workers > 1, limitmb=WRITER_MEMORY_MB)
+            writer = (ParallelWriter(ix, workers, limitmb=WRITER_MEMORY_MB) if workers > 1
+                      else PooledSegmentWriter(ix, limitmb=WRITER_MEMORY_MB))
             seen: dict[str, str] = {}
             try:
                 for article in _articles(read_sources(sources), report, progress):
@@ -170,7 +172,7 @@ def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callab
         with _new_generation(root) as building:
             _store.clone_generation(gen, building)
             ix = _store.open_generation(building)
-            writer = ix.writer()
+            writer = PooledSegmentWriter(ix, limitmb=WRITER_MEMORY_MB)
             try:
                 with ix.searcher() as searcher:
                     apply(writer, searcher, report)

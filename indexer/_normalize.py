@@ -28,8 +28,14 @@ def normalize(text: str) -> str:
     return _t2s().convert(_fold(text))
 
 
+@lru_cache(maxsize=8)
 def normalize_with_offsets(text: str) -> tuple[str, Sequence[int] | None]:
-    """Return ``(normalised, origin)``; ``origin`` is None when the mapping is one to one."""
+    """Return ``(normalised, origin)``; ``origin`` is None when the mapping is one to one.
+
+    Cached for the last few texts: indexing analyses each title and body twice
+    (word and character fields) and the reprint key reads the body again.
+    Callers must not modify ``origin``.
+    """
     folded = _fold(text)
     if len(folded) == len(text):
         converted = _t2s().convert(folded)

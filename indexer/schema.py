@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 
-from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer
+from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer, IndexPositions
 
 SCHEMA_VERSION = 1
 
@@ -37,16 +37,22 @@ CHAR_FIELDS = (TITLE_CHARS, BODY_CHARS)
 FACET_FIELDS = (SOURCE, YEAR, CATEGORY)
 
 
+def _text(analyzer: ChineseAnalyzer | ChineseCharAnalyzer, *, stored: bool = False) -> TEXT:
+    field = TEXT(analyzer=analyzer, stored=stored, phrase=True)
+    field.format = IndexPositions(field_boost=field.format.field_boost)
+    return field
+
+
 def build_schema() -> Schema:
     words = ChineseAnalyzer()
     chars = ChineseCharAnalyzer()
     return Schema(
         **{
             ID_FIELD: ID(stored=True, unique=True),
-            TITLE: TEXT(analyzer=words, phrase=True),
-            TITLE_CHARS: TEXT(analyzer=chars, phrase=True),
-            BODY: TEXT(analyzer=words, stored=True, phrase=True),
-            BODY_CHARS: TEXT(analyzer=chars, phrase=True),
+            TITLE: _text(words),
+            TITLE_CHARS: _text(chars),
+            BODY: _text(words, stored=True),
+            BODY_CHARS: _text(chars),
             HEADLINE: STORED(),
             PUBLISHED: DATETIME(stored=True, sortable=True),
             YEAR: ID(stored=True, sortable=True),

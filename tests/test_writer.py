@@ -1,0 +1,108 @@
+"""The faster writing path (indexer._codec, indexer._writer) writes what Whoosh's own writer writes.
+
+The same documents go through Whoosh's stock ``SegmentWriter`` and through
+``PooledSegmentWriter`` with a pool small enough to spill many sorted runs;
+every term of every field must have the same postings (documents, weights,
+position bytes) and the same term statistics, read back with Whoosh's readers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.query import Phrase
+
+from indexer import _writer
+from indexer._build import to_document
+from indexer._sources import Skipped, read_sources
+from indexer.schema import CHAR_FIELDS, ID_FIELD, WORD_FIELDS, build_schema
+from tests.conftest import SAMPLE_ARTICLES
+
+COPIES = 25
+
+
+def _documents(copies: int = COPIES) -> list[dict[str, object]]:
+    articles = [a for a in read_sources([SAMPLE_ARTICLES]) if not isinstance(a, Skipped)]
+    docs = []
+    for copy in range(copies):
+        for article in articles:
+            doc = to_document(article)
+            doc[ID_FIELD] = f"{article.id}-{copy}"
+            docs.append(doc)
+    return docs
+
+
+def _postings(path: Path) -> tuple[dict[tuple[str, bytes], tuple[object, ...]], int]:
+    ix = whoosh_index.open_dir(str(path))
+    inlined = 0
+    out: dict[tuple[str, bytes], tuple[object, ...]] = {}
+    with ix.reader() as reader:
+        ids = {d: reader.stored_fields(d)[ID_FIELD] for d in reader.all_doc_ids()}
+        for field in (*WORD_FIELDS, *CHAR_FIELDS):
+            for btext, info in reader.iter_field(field):
+                inlined += bool(getattr(info, "is_inlined", lambda: False)())
+                m = reader.postings(field, btext)
+                rows = []
+                while m.is_active():
+                    rows.append((ids[m.id()], m.weight(), m.value()))
+                    m.next()
+                stats = (info.doc_frequency(), info.weight(), info.min_length(), info.max_length(), info.max_weight())
+                out[(field, btext)] = (stats, tuple(rows))
+    return out, inlined
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    docs = _documents()
+    stock, ours = tmp_path_factory.mktemp("stock"), tmp_path_factory.mktemp("ours")
+    for path in (stock, ours):
+        ix = whoosh_index.create_in(str(path), build_schema())
+        writer = ix.writer() if path == stock else _writer.PooledSegmentWriter(ix, limitmb=1)
+        runs_seen = 0
+        for doc in docs:
+            writer.add_document(**doc)
+            runs_seen = max(runs_seen, len(getattr(writer.pool, "runs", [])))
+        writer.commit()
+    return stock, ours, runs_seen
+
+
+def test_same_postings_as_whoosh_writer_after_spilled_runs(both: tuple[Path, Path, int]) -> None:
+    stock, ours, runs = both
+    assert runs >= 3, "the pool should have spilled several sorted runs"
+    expected, stock_inlined = _postings(stock)
+    actual, inlined = _postings(ours)
+    assert len(expected) > 5000
+    assert actual.keys() == expected.keys()
+    mismatched = [key for key in expected if actual[key] != expected[key]]
+    assert mismatched == []
+    assert stock_inlined == inlined == 0  # every term here is in 25 documents or more
+
+
+def test_short_posting_lists_are_inlined_and_read_back(tmp_path: Path) -> None:
+    docs = _documents(copies=1)
+    ix = whoosh_index.create_in(str(tmp_path), build_schema())
+    writer = _writer.PooledSegmentWriter(ix)
+    for doc in docs:
+        writer.add_document(**doc)
+    writer.commit()
+    postings, inlined = _postings(tmp_path)
+    assert inlined > len(postings) // 2, "terms in fewer than 8 documents keep their postings in the term record"
+    with whoosh_index.open_dir(str(tmp_path)).searcher() as searcher:
+        found = searcher.search(Phrase("body", ["齐齐哈尔", "装备"], slop=3), limit=None)
+        assert len(found) >= 1
+
+
+def test_parallel_writer_indexes_every_document(tmp_path: Path) -> None:
+    docs = _documents()
+    ix = whoosh_index.create_in(str(tmp_path), build_schema())
+    writer = _writer.ParallelWriter(ix, 2, limitmb=1)
+    for doc in docs:
+        writer.add_document(**doc)
+    writer.commit()
+    ix = whoosh_index.open_dir(str(tmp_path))
+    with ix.searcher() as searcher:
+        assert searcher.doc_count() == len(docs)
+        assert len(searcher.reader().leaf_readers()) == 2
+        assert sorted(f[ID_FIELD] for f in searcher.all_stored_fields()) == sorted(str(d[ID_FIELD]) for d in docs)
