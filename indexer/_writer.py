@@ -79,11 +79,10 @@ class _Pool(PostingPool):
 
 
 class PooledSegmentWriter(SegmentWriter):
-    """Whoosh's ``SegmentWriter`` with the pool above, this package's codec and no compound file."""
+    """Whoosh's ``SegmentWriter`` with the pool above and this package's codec."""
 
     def __init__(self, ix, **kwargs):  # type: ignore[no-untyped-def]
         kwargs.setdefault("codec", Codec())
-        kwargs.setdefault("compound", False)
         super().__init__(ix, **kwargs)
         self.pool = _Pool(self._tempstorage, self.newsegment, limitmb=kwargs.get("limitmb", 128))
 
@@ -109,7 +108,6 @@ class ParallelWriter(MpWriter):
 
     def __init__(self, ix, procs: int, **kwargs):  # type: ignore[no-untyped-def]
         kwargs.setdefault("codec", Codec())
-        kwargs.setdefault("compound", False)
         super().__init__(ix, procs=procs, multisegment=True, **kwargs)
 
     def _new_task(self) -> _Task:

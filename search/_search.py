@@ -9,12 +9,13 @@ from datetime import date, datetime, time as dtime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from whoosh import query as Q
-from whoosh.matching import ListMatcher, RequireMatcher
 from whoosh.searching import Searcher
 
 from indexer import schema as F
 from search import _query
+from search._engine import NO_DATE, Engine, engine_for
 from search._index import CACHE
 from search._snippets import highlight, prepare_terms, snippet
 from search._suggest import vocabulary
@@ -30,10 +31,6 @@ RELAX_BELOW = 10
 FACET_LIMIT = 20
 # Documents with every word rank above partial matches.
 STRICT_FIRST = True
-_MISSING_DATE = 2**64 - 1
-# Candidate sets up to this size are scored document by document (skipping
-# through the postings); larger ones go through Whoosh's top-k collector.
-DIRECT_SCORING_MAX = 400  # Whoosh's raw DATETIME column value for "no date"
 
 
 def _date_bound(value: Any, name: str, *, end: bool) -> datetime | None:
@@ -125,50 +122,55 @@ def search(
 
 def _run(searcher: Searcher, generation: Path, parsed: _query.ParsedQuery, filters: list[Q.Query], page: int,
          per_page: int, sort: str, info_filters: tuple[tuple[str, str], ...], started: float) -> SearchResults:
+    engine = engine_for(searcher)
+    allowed = engine.alive.copy()
     exclusion = _query.exclusion_query(parsed)
-    mask = set(searcher.docs_for_query(exclusion)) if exclusion is not None else set()
-    filter_q = Q.And(filters) if filters else None
+    if exclusion is not None:
+        allowed &= ~engine.mask(exclusion)
+    for f in filters:
+        allowed &= engine.mask(f)
+    clauses: list[Q.Query] = []
     if parsed.empty:
-        ranking: Q.Query = filter_q if filter_q is not None else Q.Every()
-        strict_docs = _docs(searcher, ranking, None, mask)
+        strict = allowed
         sort = "date" if sort == "relevance" else sort
     else:
-        ranking = Q.Or(_query.ranking_clauses(parsed))
+        clauses = _query.ranking_clauses(parsed)
+        ranking = Q.Or(clauses)
         # Words as jieba words first; only when few articles have them all are
         # character phrases read too (they also find text jieba split differently).
-        strict_docs = _docs(searcher, _query.strict_query(parsed, chars=False), filter_q, mask)
-        if len(strict_docs) < RELAX_BELOW:
-            strict_docs |= _docs(searcher, _query.strict_query(parsed), filter_q, mask)
-    pool = strict_docs
-    if len(strict_docs) < RELAX_BELOW and not parsed.empty:
+        strict = engine.mask(_query.strict_query(parsed, chars=False)) & allowed
+        if np.count_nonzero(strict) < RELAX_BELOW:
+            strict |= engine.mask(_query.strict_query(parsed)) & allowed
+    pool = strict
+    strict_total = int(np.count_nonzero(strict))
+    if strict_total < RELAX_BELOW and not parsed.empty:
         # Partial matches: articles with any of the query's words; only when none
-        # has one, any of its bigrams (one pass each, no positions read).
-        pool = strict_docs | _docs(searcher, _query.any_term_query(ranking, fields=F.WORD_FIELDS), filter_q, mask)
-        if not pool:
-            pool = _docs(searcher, _query.any_term_query(ranking), filter_q, mask)
-        if not pool:
-            pool = _docs(searcher, _query.partial_query(parsed, single_chars=True), filter_q, mask)
-    relaxed = len(pool) > len(strict_docs)
-    facets, groups = _facets(searcher, pool)
-    total = len(groups)
+        # has one, any of its bigrams (no positions read).
+        pool = strict | (engine.mask(_query.any_term_query(ranking, fields=F.WORD_FIELDS)) & allowed)
+        if not pool.any():
+            pool = engine.mask(_query.any_term_query(ranking)) & allowed
+        if not pool.any():
+            pool = engine.mask(_query.partial_query(parsed, single_chars=True)) & allowed
+    relaxed = int(np.count_nonzero(pool)) > strict_total
+    facets, group_sizes, dup_codes = _facets(engine, pool)
+    total = int(np.count_nonzero(group_sizes))
     need = page * per_page
-    first_tier = strict_docs if STRICT_FIRST else set()
-    dup_col = _columns(searcher)[F.DUP_KEY]
+    first_tier = strict if STRICT_FIRST else np.zeros_like(strict)
     limit: int | None = need * 2 + 10
     while True:  # over-fetch for collapsing; fetch more only if reprints ate the page
-        order = _order(searcher, ranking, first_tier, pool - first_tier, limit, sort)
-        chosen = _collapse(order, dup_col, need)
+        order = _order(engine, clauses, first_tier, pool & ~first_tier, limit, sort)
+        chosen = _collapse(order, dup_codes, need)
         if len(chosen) >= need or limit is None or len(order) < limit:
             break
-        limit = limit * 4 if limit < len(pool) else None
+        limit = limit * 4 if limit < np.count_nonzero(pool) else None
     terms = prepare_terms(parsed.highlight_terms())
-    hits = tuple(_hit(searcher, docnum, score, terms, groups.get(dup_col[docnum], 1) - 1)
+    hits = tuple(_hit(searcher, docnum, score, terms, int(group_sizes[dup_codes[docnum]]) - 1)
                  for docnum, score in chosen[(page - 1) * per_page : need])
     suggestion = _suggestion(generation, parsed) if not parsed.empty else None
     info = QueryInfo(
         text=parsed.text, words=tuple(parsed.words), phrases=tuple(parsed.phrases), excluded=tuple(parsed.excluded),
         fields=tuple([("title", t) for t in parsed.title_terms] + [("source", s) for s in parsed.sources]),
-        any_of=tuple(tuple(g) for g in parsed.any_of), relaxed=relaxed, strict_total=len(strict_docs), filters=info_filters,
+        any_of=tuple(tuple(g) for g in parsed.any_of), relaxed=relaxed, strict_total=strict_total, filters=info_filters,
     )
     return SearchResults(
         query=parsed.text, total=total, page=page, per_page=per_page, pages=math.ceil(total / per_page),
@@ -177,61 +179,32 @@ def _run(searcher: Searcher, generation: Path, parsed: _query.ParsedQuery, filte
     )
 
 
-def _docs(searcher: Searcher, query: Q.Query, filter_q: Q.Query | None, mask: set[int]) -> set[int]:
-    if filter_q is not None:
-        query = Q.And([query, filter_q])
-    docs = set(searcher.docs_for_query(query))
-    return docs - mask if mask else docs
+def _by_date(engine: Engine, docs: np.ndarray, limit: int | None) -> list[tuple[int, float]]:
+    ids = np.flatnonzero(docs)
+    dates = engine.dates()[ids]
+    dates = np.where(dates == NO_DATE, np.uint64(0), dates)  # undated last
+    order = np.lexsort((ids, ~dates))  # newest first, then by document number
+    if limit is not None:
+        order = order[:limit]
+    return [(int(ids[i]), 0.0) for i in order]
 
 
-def _score_within(searcher: Searcher, ranking: Q.Query, docs: set[int], limit: int | None) -> list[tuple[int, float]]:
-    """Scores of ``ranking`` for exactly ``docs``: the matcher skips to each, no full scan."""
-    matcher = ranking.matcher(searcher, searcher.context())
-    scored: dict[int, float] = dict.fromkeys(docs, 0.0)
-    if matcher.is_active():
-        matcher = RequireMatcher(matcher, ListMatcher(sorted(docs), all_weights=0.0))
-        while matcher.is_active():
-            scored[matcher.id()] = matcher.score()
-            matcher.next()
-    ranked = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ranked[:limit] if limit else ranked
-
-
-def _by_date(searcher: Searcher, docs: set[int]) -> list[tuple[int, float]]:
-    dates = _columns(searcher)[F.PUBLISHED]
-    return [(d, 0.0) for d in sorted(docs, key=lambda d: (-(dates[d] or 0), d))]
-
-
-def _top(searcher: Searcher, ranking: Q.Query, docs: set[int], limit: int | None) -> list[tuple[int, float]]:
-    """The best ``limit`` of ``docs`` by ``ranking``; documents no scoring term reaches follow at 0."""
-    if not docs:
-        return []
-    if len(docs) <= DIRECT_SCORING_MAX or limit is None:
-        return _score_within(searcher, ranking, docs, limit)
-    results = searcher.search(ranking, filter=docs, limit=limit)
-    order = [(hit.docnum, hit.score or 0.0) for hit in results]
-    if len(order) < limit:
-        seen = {d for d, _ in order}
-        order += [(d, 0.0) for d in sorted(docs - seen)[: limit - len(order)]]
-    return order
-
-
-def _order(searcher: Searcher, ranking: Q.Query, first: set[int], rest: set[int], limit: int | None, sort: str) -> list[tuple[int, float]]:
+def _order(engine: Engine, clauses: list[Q.Query], first: np.ndarray, rest: np.ndarray, limit: int | None,
+           sort: str) -> list[tuple[int, float]]:
     """The first ``limit`` docnums: all-word matches first, then partial matches."""
-    if sort == "date":
-        return (_by_date(searcher, first) + _by_date(searcher, rest))[:limit]
-    order = _top(searcher, ranking, first, limit)
-    if rest and (limit is None or len(order) < limit):
-        order += _top(searcher, ranking, rest, None if limit is None else limit - len(order))
+    rank = (lambda docs, n: _by_date(engine, docs, n)) if sort == "date" else (lambda docs, n: engine.rank(clauses, docs, n))
+    order = rank(first, limit)
+    if rest.any() and (limit is None or len(order) < limit):
+        order += rank(rest, None if limit is None else limit - len(order))
     return order
 
 
-def _collapse(order: list[tuple[int, float]], dup_col: list[Any], need: int) -> list[tuple[int, float]]:
+def _collapse(order: list[tuple[int, float]], dup_codes: np.ndarray, need: int) -> list[tuple[int, float]]:
     """Keep the best of each group of reprints, up to ``need`` hits."""
-    seen: set[Any] = set()
+    seen: set[int] = set()
     chosen: list[tuple[int, float]] = []
     for docnum, score in order:
-        key = dup_col[docnum]
+        key = int(dup_codes[docnum])
         if key not in seen:
             seen.add(key)
             chosen.append((docnum, score))
@@ -240,45 +213,18 @@ def _collapse(order: list[tuple[int, float]], dup_col: list[Any], need: int) -> 
     return chosen
 
 
-def _columns(searcher: Searcher) -> dict[str, list[Any]]:
-    """Facet and sort columns as plain lists, read once per searcher."""
-    cached = getattr(searcher, "_zhsearch_columns", None)
-    if cached is None:
-        reader = searcher.reader()
-        count = reader.doc_count_all()
-        cached = {}
-        for name in (*F.FACET_FIELDS, F.DUP_KEY, F.PUBLISHED):
-            if reader.has_column(name):
-                column = reader.column_reader(name, translate=False) if name == F.PUBLISHED else reader.column_reader(name)
-                values = list(column)
-                if name == F.PUBLISHED:
-                    values = [None if v == _MISSING_DATE else v for v in values]
-            else:
-                values = [None] * count
-            cached[name] = values
-        searcher._zhsearch_columns = cached  # type: ignore[attr-defined]
-    return cached
-
-
-def _facets(searcher: Searcher, docs: set[int]) -> tuple[dict[str, tuple[FacetValue, ...]], dict[Any, int]]:
-    columns = _columns(searcher)
-    counts: dict[str, dict[Any, int]] = {}
-    for name in (*F.FACET_FIELDS, F.DUP_KEY):
-        values = columns[name]
-        tally: dict[Any, int] = {}
-        for docnum in docs:
-            value = values[docnum]
-            tally[value] = tally.get(value, 0) + 1
-        counts[name] = tally
-    facets = {
-        name: tuple(
-            FacetValue(str(v), n)
-            for v, n in sorted(counts[name].items(), key=lambda kv: (-kv[1], str(kv[0])))
-            if v not in (None, "", b"")
-        )[:FACET_LIMIT]
-        for name in F.FACET_FIELDS
-    }
-    return facets, counts[F.DUP_KEY]
+def _facets(engine: Engine, docs: np.ndarray) -> tuple[dict[str, tuple[FacetValue, ...]], np.ndarray, np.ndarray]:
+    """Facet counts over the whole result set, and the size of each reprint group in it."""
+    ids = np.flatnonzero(docs)
+    facets: dict[str, tuple[FacetValue, ...]] = {}
+    for name in F.FACET_FIELDS:
+        codes, labels = engine.column(name)
+        counts = np.bincount(codes[ids], minlength=len(labels))
+        present = [(labels[c], int(counts[c])) for c in np.flatnonzero(counts).tolist() if labels[c] not in (None, "", b"")]
+        present.sort(key=lambda kv: (-kv[1], str(kv[0])))
+        facets[name] = tuple(FacetValue(str(v), n) for v, n in present[:FACET_LIMIT])
+    dup_codes, dup_labels = engine.column(F.DUP_KEY)
+    return facets, np.bincount(dup_codes[ids], minlength=len(dup_labels)), dup_codes
 
 
 def _hit(searcher: Searcher, docnum: int, score: float, terms: list[str], duplicates: int) -> Hit:

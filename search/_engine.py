@@ -1,0 +1,346 @@
+"""Query evaluation over the index's postings, vectorised with numpy.
+
+``search._query`` describes a query with Whoosh query objects (``And``, ``Or``,
+``Term``, ``Phrase``, ``Prefix``, ``DateRange``, ``Every``); this module
+evaluates them itself instead of through Whoosh's matcher tree, which costs
+Python calls per posting per query node:
+
+- each term's postings are read once (block by block, Whoosh's own decoding)
+  into numpy arrays of document numbers and term frequencies, and kept in a
+  per-searcher LRU cache; position strings stay raw until a phrase needs them;
+- document sets are boolean masks over all documents, so AND/OR/NOT are
+  vector operations;
+- BM25 scores are accumulated per term over its whole posting list at once,
+  with the same formula, IDF and quantised field lengths as
+  ``search._index.BM25`` gives through Whoosh, so the ranking is unchanged;
+- phrases (and the proximity bonus) read positions only for documents that
+  hold every word; the proximity bonus is bounded by its words' own scores, so
+  ranking stops checking positions once no remaining document can reach the top.
+
+An engine belongs to one searcher (one thread, one generation).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+from whoosh import query as Q
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching import ListMatcher
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.searching import Searcher
+from whoosh.util.numeric import byte_to_length
+from whoosh.util.times import datetime_to_long
+
+from indexer import schema as F
+
+CACHED_POSTINGS = 4_000_000  # postings kept per engine (about 12 bytes each, plus positions)
+_LENGTH_OF_BYTE = np.array([1.0] + [float(byte_to_length(b)) for b in range(1, 256)])
+NO_DATE = np.uint64(2**64 - 1)
+
+
+class Postings:
+    __slots__ = ("_by_doc", "ids", "tf", "values")
+
+    def __init__(self, ids: np.ndarray, tf: np.ndarray, values: list[bytes]) -> None:
+        self.ids = ids
+        self.tf = tf
+        self.values = values
+        self._by_doc: dict[int, bytes] | None = None
+
+    def positions(self, docnum: int) -> list[int]:
+        if self._by_doc is None:
+            self._by_doc = dict(zip(self.ids.tolist(), self.values))
+        value = self._by_doc.get(docnum)
+        return _decode_positions(value) if value else []
+
+
+def _decode_positions(value: bytes) -> list[int]:
+    import pickle
+
+    deltas = pickle.loads(value[4:] if value.endswith(b".") else value[4:] + b".")
+    out, pos = [], 0
+    for d in deltas:
+        pos += d
+        out.append(pos)
+    return out
+
+
+class Engine:
+    def __init__(self, searcher: Searcher, weighting: Any) -> None:
+        reader = searcher.reader()
+        self.reader = reader
+        self.n = reader.doc_count_all()
+        self.leaves = [(leaf, base) for leaf, base in reader.leaf_readers()]
+        self.alive = np.zeros(self.n, dtype=bool)
+        self.alive[list(reader.all_doc_ids())] = True
+        self.k1 = float(weighting.K1)
+        self.b = float(weighting.B)
+        self._postings: OrderedDict[tuple[str, str], Postings | None] = OrderedDict()
+        self._cached = 0
+        self._lengths: dict[str, np.ndarray] = {}
+        self._avg: dict[str, float] = {}
+        self._columns: dict[str, tuple[np.ndarray, list[Any]]] = {}
+        self._dates: np.ndarray | None = None
+
+    # ----- postings and statistics
+
+    def postings(self, field: str, text: str) -> Postings | None:
+        key = (field, text)
+        if key in self._postings:
+            self._postings.move_to_end(key)
+            return self._postings[key]
+        found = self._read(field, text)
+        self._postings[key] = found
+        self._cached += len(found.ids) if found is not None else 1
+        while self._cached > CACHED_POSTINGS and len(self._postings) > 1:
+            _, old = self._postings.popitem(last=False)
+            self._cached -= len(old.ids) if old is not None else 1
+        return found
+
+    def _read(self, field: str, text: str) -> Postings | None:
+        if field not in self.reader.schema:
+            return None
+        btext = self.reader.schema[field].to_bytes(text)
+        ids: list[np.ndarray] = []
+        tfs: list[np.ndarray] = []
+        values: list[bytes] = []
+        for leaf, base in self.leaves:
+            if (field, btext) not in leaf:
+                continue
+            m = leaf.postings(field, btext)
+            while isinstance(m, FilterMatcher):  # deletions: handled by the alive mask
+                m = m.child
+            if isinstance(m, ListMatcher):
+                ids.append(np.asarray(m._ids, dtype=np.int64) + base)
+                weights = m._weights
+                tfs.append(np.asarray(weights if weights is not None else [1.0] * len(m._ids), dtype=np.float64))
+                values.extend(m._values or [b""] * len(m._ids))
+            elif isinstance(m, W3LeafMatcher):
+                while m.is_active():
+                    m._read_ids()
+                    m._read_weights()
+                    m._read_values()
+                    ids.append(np.asarray(m._ids, dtype=np.int64) + base)
+                    tfs.append(np.asarray(m._weights, dtype=np.float64))
+                    values.extend(m._values)
+                    m._next_block()
+            else:  # not expected with this codec: Whoosh's generic path
+                while m.is_active():
+                    ids.append(np.array([m.id() + base]))
+                    tfs.append(np.array([m.weight()]))
+                    values.append(m.value() or b"")
+                    m.next()
+        if not ids:
+            return None
+        return Postings(np.concatenate(ids), np.concatenate(tfs), values)
+
+    def lengths(self, field: str) -> np.ndarray:
+        found = self._lengths.get(field)
+        if found is None:
+            parts = []
+            for leaf, _base in self.leaves:
+                count = leaf.doc_count_all()
+                perdoc = leaf._perdoc  # Whoosh's per-document reader: the lengths column is one byte a document
+                column = perdoc._cached_reader(f"_{field}_len", _lengths_column()) if hasattr(perdoc, "_cached_reader") else None
+                if column is None:
+                    parts.append(np.array([leaf.doc_field_length(d, field, 1) for d in range(count)], dtype=np.float64))
+                else:
+                    raw = np.fromiter(iter(column), dtype=np.uint8, count=count)
+                    parts.append(_LENGTH_OF_BYTE[raw])
+            found = self._lengths[field] = np.concatenate(parts) if parts else np.zeros(0)
+            self._avg[field] = (self.reader.field_length(field) / (self.n or 1)) or 1.0
+        return found
+
+    def idf(self, field: str, df: int) -> float:
+        return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+
+    def term_scores(self, field: str, postings: Postings, boost: float) -> np.ndarray:
+        """BM25 of one term for each document of its posting list (Whoosh's BM25F formula)."""
+        lengths = self.lengths(field)
+        idf = self.idf(field, len(postings.ids))  # like Whoosh: deleted documents still count
+        tf = postings.tf
+        norm = self.k1 * ((1 - self.b) + self.b * lengths[postings.ids] / self._avg[field])
+        return boost * idf * (tf * (self.k1 + 1)) / (tf + norm)
+
+    # ----- document sets
+
+    def mask(self, q: Q.Query) -> np.ndarray:
+        """The documents matching ``q`` (deleted ones never)."""
+        return self._mask(q) & self.alive
+
+    def _mask(self, q: Q.Query) -> np.ndarray:
+        if isinstance(q, Q.And):
+            out = np.ones(self.n, dtype=bool)
+            for child in q.children():
+                out &= self._mask(child)
+                if not out.any():
+                    break
+            return out
+        if isinstance(q, Q.Or):
+            out = np.zeros(self.n, dtype=bool)
+            for child in q.children():
+                out |= self._mask(child)
+            return out
+        if isinstance(q, Q.Term):
+            out = np.zeros(self.n, dtype=bool)
+            p = self.postings(q.fieldname, q.text)
+            if p is not None:
+                out[p.ids] = True
+            return out
+        if isinstance(q, Q.Prefix):
+            return self._mask(Q.Or([Q.Term(q.fieldname, t) for t in self._expand(q)]))
+        if isinstance(q, Q.Phrase):
+            out = np.zeros(self.n, dtype=bool)
+            out[self.phrase_docs(q)] = True
+            return out
+        if isinstance(q, Q.DateRange):
+            return self._date_mask(q)
+        if isinstance(q, Q.Every):
+            return np.ones(self.n, dtype=bool)
+        if q is Q.NullQuery or isinstance(q, type(Q.NullQuery)):
+            return np.zeros(self.n, dtype=bool)
+        raise TypeError(f"query type {type(q).__name__} is not supported by the engine")
+
+    def _expand(self, q: Q.Prefix) -> list[str]:
+        return [t.decode("utf-8") if isinstance(t, bytes) else t for t in self.reader.expand_prefix(q.fieldname, q.text)]
+
+    def phrase_docs(self, q: Q.Phrase, within: np.ndarray | None = None) -> list[int]:
+        """Documents where the words occur in order, each 1..slop positions after the previous."""
+        plists = [self.postings(q.fieldname, w) for w in q.words]
+        if not plists or any(p is None for p in plists):
+            return []
+        candidates = np.ones(self.n, dtype=bool) if within is None else within.copy()
+        for p in plists:
+            m = np.zeros(self.n, dtype=bool)
+            m[p.ids] = True
+            candidates &= m
+        if len(plists) == 1:
+            return np.flatnonzero(candidates).tolist()
+        slop = max(1, q.slop)
+        return [d for d in np.flatnonzero(candidates).tolist() if _in_order([p.positions(d) for p in plists], slop)]
+
+    def dates(self) -> np.ndarray:
+        """Publication times as Whoosh's raw DATETIME column values; ``NO_DATE`` when undated."""
+        if self._dates is None:
+            values = self.reader.column_reader(F.PUBLISHED, translate=False) if self.reader.has_column(F.PUBLISHED) else None
+            self._dates = np.array(list(values) if values is not None else [int(NO_DATE)] * self.n, dtype=np.uint64)
+        return self._dates
+
+    def _date_mask(self, q: Q.DateRange) -> np.ndarray:
+        dates = self.dates()
+        out = dates != NO_DATE
+        # Whoosh's DateRange holds its bounds as the same raw values (inclusive here).
+        for bound, keep in ((q.start, np.greater_equal), (q.end, np.less_equal)):
+            if bound is not None:
+                value = datetime_to_long(bound) if hasattr(bound, "replace") else int(bound)
+                out &= keep(dates, np.uint64(value))
+        return out
+
+    # ----- ranking
+
+    def scores(self, clauses: list[Q.Query], pool: np.ndarray) -> tuple[np.ndarray, list[tuple[Q.Phrase, np.ndarray]]]:
+        """Term scores of every document (dense), and for each phrase clause the bonus it would add if its words are in place."""
+        total = np.zeros(self.n)
+        bonuses: list[tuple[Q.Phrase, np.ndarray]] = []
+        for q in clauses:
+            if isinstance(q, Q.Term):
+                p = self.postings(q.fieldname, q.text)
+                if p is not None:
+                    total[p.ids] += self.term_scores(q.fieldname, p, q.boost)
+            elif isinstance(q, Q.Prefix):
+                for text in self._expand(q):
+                    p = self.postings(q.fieldname, text)
+                    if p is not None:
+                        total[p.ids] += self.term_scores(q.fieldname, p, q.boost)
+            elif isinstance(q, Q.Phrase):
+                plists = [self.postings(q.fieldname, w) for w in q.words]
+                if any(p is None for p in plists):
+                    continue
+                bonus = np.zeros(self.n)
+                have = pool.copy()
+                for p in plists:
+                    m = np.zeros(self.n, dtype=bool)
+                    m[p.ids] = True
+                    have &= m
+                    bonus[p.ids] += self.term_scores(q.fieldname, p, q.boost)
+                bonus[~have] = 0.0
+                if have.any():
+                    bonuses.append((q, bonus))
+            else:
+                raise TypeError(f"ranking clause {type(q).__name__} is not supported by the engine")
+        return total, bonuses
+
+    def rank(self, clauses: list[Q.Query], docs: np.ndarray, limit: int | None) -> list[tuple[int, float]]:
+        """The best ``limit`` of ``docs`` (a mask) by the clauses' summed scores, ties by document number."""
+        if not docs.any():
+            return []
+        base, bonuses = self.scores(clauses, docs)
+        ids = np.flatnonzero(docs)
+        upper = base[ids].copy()
+        for _q, bonus in bonuses:
+            upper += bonus[ids]
+        if not bonuses:
+            order = np.lexsort((ids, -upper))
+            if limit is not None:
+                order = order[:limit]
+            return [(int(ids[i]), float(upper[i])) for i in order]
+        # Exact scores in order of their upper bounds, until none left can enter the top.
+        order = np.lexsort((ids, -upper))
+        best: list[tuple[float, int]] = []  # min-heap of (score, -docnum)
+        finals: list[tuple[int, float]] = []
+        for i in order.tolist():
+            d = int(ids[i])
+            if limit is not None and len(best) >= limit and upper[i] < best[0][0]:
+                break
+            score = float(base[d])
+            for q, bonus in bonuses:
+                if bonus[d] and _in_order([self.postings(q.fieldname, w).positions(d) for w in q.words], max(1, q.slop)):  # type: ignore[union-attr]
+                    score += float(bonus[d])
+            finals.append((d, score))
+            if limit is not None:
+                if len(best) < limit:
+                    heapq.heappush(best, (score, -d))
+                elif (score, -d) > best[0]:
+                    heapq.heapreplace(best, (score, -d))
+        finals.sort(key=lambda kv: (-kv[1], kv[0]))
+        return finals[:limit] if limit is not None else finals
+
+    # ----- columns
+
+    def column(self, name: str) -> tuple[np.ndarray, list[Any]]:
+        """A stored column as integer codes per document and the list of distinct values."""
+        found = self._columns.get(name)
+        if found is None:
+            raw = list(self.reader.column_reader(name)) if self.reader.has_column(name) else [None] * self.n
+            labels: dict[Any, int] = {}
+            codes = np.fromiter((labels.setdefault(v, len(labels)) for v in raw), dtype=np.int64, count=len(raw))
+            found = self._columns[name] = (codes, list(labels))
+        return found
+
+
+def _in_order(positions: list[list[int]], slop: int) -> bool:
+    reached = set(positions[0])
+    for nxt in positions[1:]:
+        reached = {p for p in nxt if any(p - k in reached for k in range(1, slop + 1))}
+        if not reached:
+            return False
+    return True
+
+
+def _lengths_column():  # type: ignore[no-untyped-def]
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+
+    return LENGTHS_COLUMN
+
+
+def engine_for(searcher: Searcher) -> Engine:
+    found = getattr(searcher, "_zhsearch_engine", None)
+    if found is None:
+        found = Engine(searcher, searcher.weighting)
+        searcher._zhsearch_engine = found  # type: ignore[attr-defined]
+    return found
