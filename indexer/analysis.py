@@ -98,11 +98,36 @@ def reference_segmenter():  # type: ignore[no-untyped-def]
     return _with_user_dictionary(jieba.Tokenizer(), settings.setting("JIEBA_CACHE") or None)
 
 
+_reference: object = None
+
+
+@lru_cache(maxsize=1)
+def _hmm_characters() -> frozenset[str]:
+    """The characters jieba's HMM (for words not in the dictionary) has statistics for."""
+    from jieba.finalseg import emit_P
+
+    return frozenset().union(*emit_P.values())
+
+
+def _engine_for(text: str):  # type: ignore[no-untyped-def]
+    """jieba_fast's HMM splits runs with characters its statistics lack (塱, 埈, 粿)
+    differently from jieba 0.42.1; such runs (a few in a thousand) go to jieba itself."""
+    global _reference
+    fast = _load_jieba()
+    if type(fast).__module__.startswith("jieba_fast") and not _hmm_characters().issuperset(text):
+        if _reference is None:
+            with _lock:
+                if _reference is None:
+                    _reference = reference_segmenter()
+        return _reference
+    return fast
+
+
 def segment(text: str) -> list[tuple[str, int, int]]:
     """jieba's accurate-mode words of a normalised Han run, with offsets."""
     out = []
     start = 0
-    for word in _load_jieba().cut(text, HMM=True):
+    for word in _engine_for(text).cut(text, HMM=True):
         end = start + len(word)
         out.append((word, start, end))
         start = end
