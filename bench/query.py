@@ -39,7 +39,7 @@ from pathlib import Path
 
 from _common import CACHE, ROOT, cached_index, data_dir, median, percentile
 from _recipe import Recipe
-from build import run_timed
+from build import run_timed, write_corpus
 
 import jieba
 import whoosh
@@ -53,20 +53,15 @@ EST_MS = {"recipe AND": 5.0, "recipe +hl": 40.0, "ours": 40.0}
 EST_BUILD_RATE = {"recipe": 200.0, "ours": 70.0}
 
 
-def subset(source: Path, articles: int) -> Path:
-    """The first ``articles`` lines of ``source`` in the cache folder, written once (a stable mtime keeps caches valid)."""
-    target = CACHE / f"cctv-first{articles or 'all'}.jsonl"
+def subset(source: Path, articles: int, scale: int = 1) -> Path:
+    """The first ``articles`` lines of ``source`` (repeated ``scale`` times with new ids) in the
+    cache folder, written once (a stable mtime keeps caches valid)."""
+    suffix = f"-x{scale}" if scale > 1 else ""
+    target = CACHE / f"cctv-first{articles or 'all'}{suffix}.jsonl"
     if not target.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        lines = []
-        with source.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    lines.append(line if line.endswith("\n") else line + "\n")
-                    if articles and len(lines) >= articles:
-                        break
         partial = target.with_suffix(".partial")
-        partial.write_text("".join(lines), encoding="utf-8")
+        write_corpus(source, partial, articles, scale)
         partial.replace(target)
     return target
 
@@ -132,27 +127,32 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=7000, help="first N CCTV articles (0: all)")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3, help="passes over the queries")
+    parser.add_argument("--scale", type=int, default=1, help="repeat the articles K times with new ids (the 10x run)")
+    parser.add_argument("--skip-recipe", action="store_true", help="time only ours (the recipe's 10x build takes long)")
     args = parser.parse_args()
-    corpus = subset(data_dir(args.data) / "cctv-xwlb" / "articles.jsonl", args.articles)
+    corpus = subset(data_dir(args.data) / "cctv-xwlb" / "articles.jsonl", args.articles, max(1, args.scale))
     articles = sum(1 for line in corpus.open(encoding="utf-8") if line.strip())
     estimate = args.repeat * args.queries * sum(EST_MS.values()) / 1000 + 4 * args.repeat + 10
     print(f"{articles} articles, {args.queries} queries x {args.repeat} passes x 3 variants; estimate ~{estimate / 60:.1f} min "
           f"(+ ~{articles / EST_BUILD_RATE['recipe'] / 60 + articles / EST_BUILD_RATE['ours'] / 60:.1f} min if the indexes "
           f"are not cached); load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
-    ours_index = cached_index(corpus, label=f"cctv{args.articles or 'all'}")
-    rec_index = recipe_index(corpus)
+    ours_index = cached_index(corpus, label=f"cctv{args.articles or 'all'}x{max(1, args.scale)}")
+    rec_index = None if args.skip_recipe else recipe_index(corpus)
+    variants = ("ours",) if rec_index is None else VARIANTS
     queries = title_queries(corpus, count=args.queries, seed=42)
     print(f"{len(queries)} queries, e.g. {' | '.join(queries[:4])}", flush=True)
 
     colds: dict[str, list[tuple[float, float]]] = {"recipe": [], "ours": []}
+    sides = [(side, index) for side, index in (("recipe", rec_index), ("ours", ours_index)) if index is not None]
     for _ in range(args.repeat):
-        for side, index in (("recipe", rec_index), ("ours", ours_index)):
+        for side, index in sides:
             colds[side].append(cold(side, index, queries[0]))
 
     rss = {"start": rss_mb()}
     started = time.perf_counter()
-    recipe = Recipe.open(rec_index)
-    recipe.query(queries[0], highlights=True)
+    recipe = Recipe.open(rec_index) if rec_index is not None else None
+    if recipe is not None:
+        recipe.query(queries[0], highlights=True)
     first = {"recipe": time.perf_counter() - started}
     rss["recipe"] = rss_mb()
     started = time.perf_counter()
@@ -160,20 +160,20 @@ def main() -> None:
     first["ours"] = time.perf_counter() - started
     rss["ours"] = rss_mb()
 
-    times: dict[str, list[list[float]]] = {v: [] for v in VARIANTS}
+    times: dict[str, list[list[float]]] = {v: [] for v in variants}
     rec_counts, rec_zero, our_counts, our_zero, relaxed = [], 0, [], 0, 0
     loop_started = time.perf_counter()
     for rep in range(args.repeat):
-        for v in VARIANTS:
+        for v in variants:
             times[v].append([])
         for i, q in enumerate(queries):
-            shift = (i + rep) % len(VARIANTS)
-            for variant in VARIANTS[shift:] + VARIANTS[:shift]:
+            shift = (i + rep) % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
                 started = time.perf_counter()
                 if variant == "ours":
                     res = search(q, index_dir=ours_index, per_page=10)
                 else:
-                    results, _ = recipe.query(q, highlights=variant == "recipe +hl")
+                    results, _ = recipe.query(q, highlights=variant == "recipe +hl")  # type: ignore[union-attr]
                 elapsed = time.perf_counter() - started
                 times[variant][rep].append(elapsed)
                 if rep == 0 and variant == "ours":
@@ -184,23 +184,25 @@ def main() -> None:
                     rec_counts.append(len(results))
                     rec_zero += len(results) == 0
     loop_seconds = time.perf_counter() - loop_started
-    recipe.close()
+    if recipe is not None:
+        recipe.close()
 
     def pct(variant: str, p: float) -> float:
         return median([percentile(run, p) for run in times[variant]]) * 1000
 
     print(f"\n{'':<11} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'mean ms':>8}  per-pass p95 (ms)")
-    for v in VARIANTS:
+    for v in variants:
         mean = median([sum(run) / len(run) for run in times[v]]) * 1000
         print(f"{v:<11} {pct(v, 50):>7.1f} {pct(v, 95):>7.1f} {pct(v, 99):>7.1f} {mean:>8.1f}  "
               + ", ".join(f"{percentile(run, 95) * 1000:.1f}" for run in times[v]))
-    print(f"ours/recipe +hl: p50 {pct('ours', 50) / pct('recipe +hl', 50):.2f}, p95 {pct('ours', 95) / pct('recipe +hl', 95):.2f}; "
-          f"ours/recipe AND: p95 {pct('ours', 95) / pct('recipe AND', 95):.2f}")
+    if recipe is not None:
+        print(f"ours/recipe +hl: p50 {pct('ours', 50) / pct('recipe +hl', 50):.2f}, p95 {pct('ours', 95) / pct('recipe +hl', 95):.2f}; "
+              f"ours/recipe AND: p95 {pct('ours', 95) / pct('recipe AND', 95):.2f}")
     n = len(queries)
-    print(f"\nresults per query (mean): recipe AND {sum(rec_counts) / n:.1f} ({rec_zero / n:.0%} with none; every word required), "
+    print(f"\nresults per query (mean): recipe AND {sum(rec_counts) / n if rec_counts else float('nan'):.1f} ({rec_zero / n:.0%} with none; every word required), "
           f"ours {sum(our_counts) / n:.1f} ({our_zero / n:.0%} with none; reprints collapsed; "
           f"{relaxed / n:.0%} relaxed to partial matches when fewer than 10 had every word)")
-    for side in ("recipe", "ours"):
+    for side, _index in sides:
         secs = median([s for s, _ in colds[side]])
         mem = median([m for _, m in colds[side]])
         print(f"{side:<6} cold first query in a fresh process (start to exit, median of {args.repeat}): {secs:.2f} s, max RSS {mem:.0f} MB; "

@@ -19,9 +19,8 @@ class must stay importable under its name.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 
-from whoosh.codec import base
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
 from whoosh.fields import Schema
 
@@ -76,45 +75,51 @@ class _PostingsWriter(W3PostingsWriter):
 
 
 class _FieldWriter(W3FieldWriter):
-    def add_postings(self, schema: Schema, lengths, items: Iterable[tuple[str, bytes, int, float, bytes]]) -> None:  # type: ignore[no-untyped-def]
-        cache: dict[str, dict[int, int]] = {}
-
-        def length_of(docnum: int, fieldname: str) -> int:
-            column = cache.setdefault(fieldname, {})
-            value = column.get(docnum)
-            if value is None:
-                value = column[docnum] = lengths.doc_field_length(docnum, fieldname) if lengths else 0
-            return value
-
-        field = term = None
-        ids: list[int] = []
-        weights: list[float] = []
-        values: list[bytes] = []
-
-        def flush() -> None:
-            self.start_term(term)
-            self._postwriter.add_all(ids, weights, values, [length_of(d, field) for d in ids])
+    def add_groups(self, schema: Schema, lengths, groups: Iterable[tuple[str, bytes, Sequence[int], Sequence[float], list[bytes]]]) -> None:  # type: ignore[no-untyped-def]
+        """Write terms given in (field, term) order, each with all its postings in document order."""
+        columns: dict[str, list[int]] = {}
+        field = None
+        for fieldname, btext, ids, weights, values in groups:
+            if fieldname != field:
+                if field is not None:
+                    self.finish_field()
+                self.start_field(fieldname, schema[fieldname])
+                field = fieldname
+            column = columns.get(fieldname)
+            if column is None:
+                column = columns[fieldname] = self._lengths(lengths, fieldname)
+            self.start_term(btext)
+            self._postwriter.add_all(ids, weights, values, [column[d] for d in ids])
             self.finish_term()
 
-        for fieldname, btext, docnum, weight, value in items:
-            if docnum == -1:  # Whoosh's marker for spelling-only words; no spelling fields here
-                continue
-            if fieldname != field or btext != term:
-                if term is not None:
-                    flush()
-                    ids, weights, values = [], [], []
-                if fieldname != field:
-                    if field is not None and field > fieldname:
-                        raise base.OutOfOrderError(f"field {field!r} .. {fieldname!r}")
-                    if field is not None:
-                        self.finish_field()
-                    self.start_field(fieldname, schema[fieldname])
-                    field = fieldname
-                elif term is not None and btext < term:
-                    raise base.OutOfOrderError(f"term {fieldname}:{term!r} .. {btext!r}")
-                term = btext
-            ids.append(docnum)
-            weights.append(weight)
-            values.append(value or b"")
-        if term is not None:
-            flush()
+    def _lengths(self, lengths, fieldname: str) -> list[int]:  # type: ignore[no-untyped-def]
+        if lengths is None:
+            return _Zeros()
+        return [lengths.doc_field_length(d, fieldname) for d in range(lengths.doc_count_all())]
+
+    def add_postings(self, schema: Schema, lengths, items: Iterable[tuple[str, bytes, int, float, bytes]]) -> None:  # type: ignore[no-untyped-def]
+        """Whoosh's flat posting stream (used when segments are merged), grouped by term."""
+        def groups() -> Iterator[tuple[str, bytes, list[int], list[float], list[bytes]]]:
+            key = None
+            ids: list[int] = []
+            weights: list[float] = []
+            values: list[bytes] = []
+            for fieldname, btext, docnum, weight, value in items:
+                if docnum < 0:
+                    continue
+                if (fieldname, btext) != key:
+                    if key is not None:
+                        yield key[0], key[1], ids, weights, values
+                    key, ids, weights, values = (fieldname, btext), [], [], []
+                ids.append(docnum)
+                weights.append(weight)
+                values.append(value or b"")
+            if key is not None:
+                yield key[0], key[1], ids, weights, values
+
+        self.add_groups(schema, lengths, groups())
+
+
+class _Zeros:
+    def __getitem__(self, docnum: int) -> int:
+        return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import marshal
+from array import array
 from collections.abc import Iterator
 
 from whoosh.multiproc import MpWriter, SubWriterTask
@@ -24,35 +25,72 @@ from whoosh.writing import PostingPool, SegmentWriter
 
 from indexer._codec import Codec
 
-# Measured average size of one pooled posting tuple (field name and term
-# shared, small ints, a short position string), in bytes.
-POSTING_BYTES = 190
-CHUNK = 20_000
+# Memory per pooled posting: a document number and a weight in arrays, a
+# list slot and a short position string; plus, per term, its three containers.
+POSTING_BYTES = 64
+TERM_BYTES = 320
+CHUNK = 5_000  # terms per marshal call in a spilled run
+
+Group = tuple[str, bytes, "array[int]", "array[float]", list[bytes]]
 
 
 class _Pool(PostingPool):
+    """Postings grouped by term as they arrive, in document order.
+
+    Sorting then concerns the distinct terms, not every posting, and the field
+    writer takes each term's postings whole. Documents reach the pool in
+    increasing number (added documents and merged segments alike), so each
+    term's lists stay sorted; a spilled run is a sorted list of terms, and
+    runs are merged term by term, concatenated in the order they were written.
+    """
+
     def __init__(self, tempstore, segment, limitmb: int = 128, **kwargs: object) -> None:
         super().__init__(tempstore, segment, limitmb=limitmb, **kwargs)
-        self._max_items = max(CHUNK, self.limit // POSTING_BYTES)
+        self._fields: dict[str, dict[bytes, tuple[array[int], array[float], list[bytes]]]] = {}
+        self._size = 0
 
     def add(self, item: tuple) -> None:  # type: ignore[type-arg]
-        current = self.current
-        current.append(item)
-        if len(current) >= self._max_items:
+        fieldname, btext, docnum, weight, value = item
+        if docnum < 0:  # Whoosh's marker for spelling-only words; no spelling fields here
+            return
+        terms = self._fields.get(fieldname)
+        if terms is None:
+            terms = self._fields[fieldname] = {}
+            self.fieldnames.add(fieldname)
+        entry = terms.get(btext)
+        if entry is None:
+            entry = terms[btext] = (array("I"), array("f"), [])
+            self._size += TERM_BYTES
+        entry[0].append(docnum)
+        entry[1].append(weight)
+        entry[2].append(value or b"")
+        self._size += POSTING_BYTES
+        if self._size > self.limit:
             self.save()
 
-    def save(self) -> None:
-        self.current.sort()
-        path, f = self._new_run()
-        current = self.current
-        with f:
-            for start in range(0, len(current), CHUNK):
-                marshal.dump(current[start : start + CHUNK], f)
-        self._add_run(path)
-        self.current = []
-        self.currentsize = 0
+    def _sorted_groups(self) -> Iterator[Group]:
+        for fieldname in sorted(self._fields):
+            terms = self._fields[fieldname]
+            for btext in sorted(terms):
+                ids, weights, values = terms[btext]
+                yield fieldname, btext, ids, weights, values
 
-    def _read_run(self, path: str) -> Iterator[tuple]:  # type: ignore[type-arg]
+    def save(self) -> None:
+        path, f = self._new_run()
+        with f:
+            chunk: list[tuple[str, bytes, bytes, bytes, list[bytes]]] = []
+            for fieldname, btext, ids, weights, values in self._sorted_groups():
+                chunk.append((fieldname, btext, ids.tobytes(), weights.tobytes(), values))
+                if len(chunk) >= CHUNK:
+                    marshal.dump(chunk, f)
+                    chunk = []
+            if chunk:
+                marshal.dump(chunk, f)
+        self._add_run(path)
+        self._fields = {}
+        self._size = 0
+
+    def _read_groups(self, path: str, order: int) -> Iterator[tuple[str, bytes, int, bytes, bytes, list[bytes]]]:
         f = self._open_run(path)
         try:
             while True:
@@ -60,22 +98,46 @@ class _Pool(PostingPool):
                     chunk = marshal.load(f)
                 except EOFError:
                     return
-                yield from chunk
+                for fieldname, btext, ids, weights, values in chunk:
+                    yield fieldname, btext, order, ids, weights, values
         finally:
             f.close()
             self._remove_run(path)
 
-    def items(self, maxfiles: int = 128) -> Iterator[tuple]:  # type: ignore[override, type-arg]
+    def groups(self) -> Iterator[Group]:
+        """Every term's postings, terms in (field, term) order."""
         if not self.runs:
-            self.current.sort()
-            return iter(self.current)
-        if self.current:
+            yield from self._sorted_groups()
+            return
+        if self._fields:
             self.save()
         runs, self.runs = self.runs, []
-        return heapq.merge(*(self._read_run(path) for path in runs))
+        merged = heapq.merge(*(self._read_groups(path, i) for i, path in enumerate(runs)), key=lambda g: g[:3])
+        current: Group | None = None
+        for fieldname, btext, _order, id_bytes, weight_bytes, values in merged:
+            if current is not None and current[0] == fieldname and current[1] == btext:
+                current[2].frombytes(id_bytes)
+                current[3].frombytes(weight_bytes)
+                current[4].extend(values)
+                continue
+            if current is not None:
+                yield current
+            ids, weights = array("I"), array("f")
+            ids.frombytes(id_bytes)
+            weights.frombytes(weight_bytes)
+            current = (fieldname, btext, ids, weights, list(values))
+        if current is not None:
+            yield current
 
     def iter_postings(self) -> Iterator[tuple]:  # type: ignore[type-arg]
-        return self.items()
+        """Whoosh's flat (field, term, docnum, weight, value) stream, for any caller that wants it."""
+        for fieldname, btext, ids, weights, values in self.groups():
+            for docnum, weight, value in zip(ids, weights, values):
+                yield fieldname, btext, docnum, weight, value
+
+    def cleanup(self) -> None:
+        self._fields = {}
+        super().cleanup()
 
 
 class PooledSegmentWriter(SegmentWriter):
@@ -85,6 +147,15 @@ class PooledSegmentWriter(SegmentWriter):
         kwargs.setdefault("codec", Codec())
         super().__init__(ix, **kwargs)
         self.pool = _Pool(self._tempstorage, self.newsegment, limitmb=kwargs.get("limitmb", 128))
+
+    def _flush_segment(self) -> None:
+        # Whoosh's own steps, with each term's postings handed over whole.
+        self.perdocwriter.close()
+        lengths = self.per_document_reader() if self.codec.length_stats else None
+        self.fieldwriter.add_groups(self.schema, lengths, self.pool.groups())
+        self.fieldwriter.close()
+        if lengths:
+            lengths.close()
 
 
 class _Task(SubWriterTask):
