@@ -1,18 +1,46 @@
 """Read Chinese articles, analyse them and build the Whoosh index."""
 
-from indexer._build import BuildReport, IndexStats, build_index, delete_articles, index_stats, update_index
-from indexer._sources import Skipped, parse_article, read_sources
-from indexer._store import check_meta, current_generation, open_generation
-from indexer.analysis import ANALYZER_VERSION, ChineseAnalyzer, ChineseCharAnalyzer
-from indexer.article import Article
-from indexer.errors import (
-    ArticleParseError,
-    IndexerError,
-    IndexLockedError,
-    IndexNotFoundError,
-    IndexVersionError,
-    IndexWriteError,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Names load their module on first use (PEP 562): ``import search`` needs the
+# store and the analyzers, not the HTML and raw-text readers (OpenCC tables,
+# trafilatura), which cost about 0.3 s to import.
+_HOME = {
+    "BuildReport": "_build", "IndexStats": "_build", "build_index": "_build", "delete_articles": "_build",
+    "index_stats": "_build", "update_index": "_build",
+    "Skipped": "_sources", "parse_article": "_sources", "read_sources": "_sources",
+    "check_meta": "_store", "current_generation": "_store", "open_generation": "_store",
+    "ANALYZER_VERSION": "analysis", "ChineseAnalyzer": "analysis", "ChineseCharAnalyzer": "analysis",
+    "Article": "article",
+    "ArticleParseError": "errors", "IndexerError": "errors", "IndexLockedError": "errors",
+    "IndexNotFoundError": "errors", "IndexVersionError": "errors", "IndexWriteError": "errors",
+}
+
+if TYPE_CHECKING:
+    from indexer._build import BuildReport, IndexStats, build_index, delete_articles, index_stats, update_index
+    from indexer._sources import Skipped, parse_article, read_sources
+    from indexer._store import check_meta, current_generation, open_generation
+    from indexer.analysis import ANALYZER_VERSION, ChineseAnalyzer, ChineseCharAnalyzer
+    from indexer.article import Article
+    from indexer.errors import (
+        ArticleParseError,
+        IndexerError,
+        IndexLockedError,
+        IndexNotFoundError,
+        IndexVersionError,
+        IndexWriteError,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'indexer' has no attribute {name!r}")
+    value = getattr(import_module(f"indexer.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ANALYZER_VERSION",

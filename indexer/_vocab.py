@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pypinyin import Style, lazy_pinyin
 from whoosh.index import Index
 
 from indexer.schema import BODY, TITLE
@@ -23,6 +22,10 @@ _HAN_WORD = re.compile(r"^[\u4e00-\u9fff]{2,12}$")
 
 
 def pinyin_keys(term: str) -> tuple[str, str]:
+    """Full pinyin and initials of ``term``. pypinyin is imported here, on first use:
+    its dictionaries take about 0.3 s and tens of MB that most searches never need."""
+    from pypinyin import Style, lazy_pinyin
+
     syllables = lazy_pinyin(term, style=Style.NORMAL, errors="ignore")
     return "".join(syllables), "".join(s[0] for s in syllables if s)
 

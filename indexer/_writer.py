@@ -8,6 +8,11 @@ the limit (a whole corpus on each worker) slows down by a third or more.
 This pool counts postings against a fixed per-posting estimate and moves runs
 in chunks of ``CHUNK`` postings per call; the merged order is the same.
 
+Segments are written as separate files, not Whoosh's compound file: a reader
+of a compound segment copies each of its term and postings files into memory
+(about the index's size for every open searcher, so for every server thread),
+while separate files are read through the operating system's page cache.
+
 ``ParallelWriter`` is Whoosh's ``MpWriter`` (documents handed to worker
 processes through job files, one segment per worker, no final merge) with
 workers that write through this pool and the codec of ``indexer._codec``.
@@ -15,10 +20,13 @@ workers that write through this pool and the codec of ``indexer._codec``.
 
 from __future__ import annotations
 
+import errno
 import heapq
 import marshal
+import queue
 from array import array
 from collections.abc import Iterator
+from typing import Any
 
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.writing import PostingPool, SegmentWriter
@@ -141,12 +149,28 @@ class _Pool(PostingPool):
 
 
 class PooledSegmentWriter(SegmentWriter):
-    """Whoosh's ``SegmentWriter`` with the pool above and this package's codec."""
+    """Whoosh's ``SegmentWriter`` with the pool above, this package's codec and separate segment files."""
 
     def __init__(self, ix, **kwargs):  # type: ignore[no-untyped-def]
         kwargs.setdefault("codec", Codec())
-        super().__init__(ix, **kwargs)
+        kwargs.setdefault("compound", False)
+        try:
+            super().__init__(ix, **kwargs)
+        except BaseException:
+            self._close_partial()
+            raise
         self.pool = _Pool(self._tempstorage, self.newsegment, limitmb=kwargs.get("limitmb", 128))
+
+    def _close_partial(self) -> None:
+        """Close the files a constructor that failed half-way had opened (Whoosh leaves them open)."""
+        for name in ("perdocwriter", "fieldwriter"):
+            part = self.__dict__.get(name)
+            temp = getattr(getattr(part, "_cols", None), "_temp", None)
+            for f in (temp, getattr(part, "_postfile", None)):
+                if f is not None:
+                    f.close()
+        if self.writelock is not None:
+            self.writelock.release()
 
     def _flush_segment(self) -> None:
         # Whoosh's own steps, with each term's postings handed over whole.
@@ -160,25 +184,35 @@ class PooledSegmentWriter(SegmentWriter):
 
 class _Task(SubWriterTask):
     def run(self) -> None:
-        ix = self.storage.open_index(self.indexname)
-        writer = self.writer = PooledSegmentWriter(ix, _lk=False, **self.kwargs)
-        while self.running:
-            job = self.jobqueue.get()
-            if job is None:
-                break
-            self._process_file(*job)
-        if not self.running:
-            writer.cancel()
-            return
-        segment = writer._finalize_segment()
-        self.resultqueue.put((None, writer.pool.fieldnames, segment), timeout=5)
+        # Every worker answers exactly once: its segment, or the error that stopped it
+        # (instead of a traceback on the terminal and a segment silently missing).
+        try:
+            ix = self.storage.open_index(self.indexname)
+            writer = self.writer = PooledSegmentWriter(ix, _lk=False, **self.kwargs)
+            while self.running:
+                job = self.jobqueue.get()
+                if job is None:
+                    break
+                self._process_file(*job)
+            if not self.running:
+                writer.cancel()
+                return
+            self.resultqueue.put(("segment", writer._finalize_segment()))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+            self.resultqueue.put(("error", (getattr(exc, "errno", None) or errno.EIO, f"{type(exc).__name__}: {exc}")))
 
 
 class ParallelWriter(MpWriter):
-    """``procs`` worker processes, each writing one segment; the parent only distributes documents."""
+    """``procs`` worker processes, each writing one segment; the parent only distributes documents.
+
+    Whoosh's ``MpWriter`` with two changes: workers write through ``PooledSegmentWriter``,
+    and a worker that fails or dies fails the commit (``OSError``) instead of
+    leaving its documents out of an index that looks complete.
+    """
 
     def __init__(self, ix, procs: int, **kwargs):  # type: ignore[no-untyped-def]
         kwargs.setdefault("codec", Codec())
+        kwargs.setdefault("compound", False)
         super().__init__(ix, procs=procs, multisegment=True, **kwargs)
 
     def _new_task(self) -> _Task:
@@ -186,3 +220,36 @@ class ParallelWriter(MpWriter):
         self.tasks.append(task)
         task.start()
         return task
+
+    def _results(self) -> list[tuple[str, Any]]:
+        results: list[tuple[str, Any]] = []
+        while len(results) < len(self.tasks):
+            try:
+                results.append(self.resultqueue.get(timeout=0.5))
+            except queue.Empty:
+                if not any(task.is_alive() for task in self.tasks) and self.resultqueue.empty():
+                    codes = ", ".join(str(task.exitcode) for task in self.tasks)
+                    results.append(("error", (errno.EIO, f"a worker process stopped without finishing (exit codes {codes})")))
+        for task in self.tasks:
+            task.join()
+        return results
+
+    def _commit(self, mergetype, optimize, merge):  # type: ignore[no-untyped-def]
+        if self.docbuffer:
+            self._enqueue()
+        for _task in self.tasks:
+            self.jobqueue.put(None)
+        segments = self._merge_segments(mergetype, optimize, merge)
+        results = self._results()
+        errors = [detail for kind, detail in results if kind == "error"]
+        if errors:
+            self._close_segment()
+            code, message = errors[0]
+            raise OSError(code, f"indexing worker failed: {message}")
+        segments += [segment for _kind, segment in results]
+        if self._added:
+            segments.append(self._finalize_segment())
+        else:
+            self._close_segment()
+        self._commit_toc(segments)
+        self._finish()

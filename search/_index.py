@@ -55,6 +55,14 @@ class _Open:
     current_mtime: float
     checked_at: float
 
+    def __del__(self) -> None:
+        # A thread's searchers go when the thread does: close their files now
+        # rather than whenever the garbage collector gets to them.
+        try:
+            self.searcher.close()
+        except Exception:  # noqa: BLE001 - already closed, or interpreter shutdown
+            pass
+
 
 class IndexCache:
     def __init__(self) -> None:
@@ -82,7 +90,10 @@ class IndexCache:
             entry.checked_at = now
             if not entry.searcher.up_to_date():
                 try:
-                    entry.searcher = entry.searcher.refresh()
+                    fresh = entry.searcher.refresh()
+                    if fresh is not entry.searcher:
+                        entry.searcher.close()
+                        entry.searcher = fresh
                 except (OSError, ValueError) as exc:
                     raise IndexNotFoundError(f"the index in {root} cannot be read: {exc}") from exc
             return entry.searcher, entry.generation
@@ -92,9 +103,7 @@ class IndexCache:
             searcher = ix.searcher(weighting=weighting())
         except indexer.IndexNotFoundError as exc:
             raise IndexNotFoundError(str(exc)) from exc
-        if entry is not None:
-            entry.searcher.close()
-        slots[root] = _Open(generation, ix, searcher, mtime, now)
+        slots[root] = _Open(generation, ix, searcher, mtime, now)  # the replaced entry closes its searcher
         return searcher, generation
 
 

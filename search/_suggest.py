@@ -28,6 +28,13 @@ class Vocabulary:
     by_pinyin: tuple[tuple[str, str], ...]
     by_initials: tuple[tuple[str, str], ...]
     homophones: dict[str, tuple[str, int]]
+    pinyin: dict[str, str]
+
+    def _pinyin_of(self, chunk: str) -> str:
+        """Full pinyin of ``chunk``: from the vocabulary (written at build time) when it is
+        there, so that pypinyin and its dictionaries load only for words the index lacks."""
+        found = self.pinyin.get(chunk)
+        return found if found is not None else pinyin_keys(chunk)[0]
 
     def complete(self, prefix: str, limit: int) -> list[str]:
         found: dict[str, int] = {}
@@ -55,7 +62,7 @@ class Vocabulary:
         own = self.weights.get(chunk, 0)
         if own == 0 and is_known_word(chunk):
             return None
-        best = self.homophones.get(pinyin_keys(chunk)[0])
+        best = self.homophones.get(self._pinyin_of(chunk))
         if best and best[0] != chunk and (own == 0 or best[1] >= HOMOPHONE_RATIO * own):
             return best[0]
         return None
@@ -123,6 +130,7 @@ def _load(path: Path) -> Vocabulary:
         by_pinyin=tuple(sorted(pinyin)),
         by_initials=tuple(sorted(initials)),
         homophones=homophones,
+        pinyin={term: full for full, term in pinyin},
     )
 
 

@@ -672,11 +672,11 @@ def _no_space(name: str) -> OSError:
 
 def fill_disk_at(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
     """Make the write of one kind of file fail with ENOSPC, as a disk filling up would."""
-    if point == "segment":  # Whoosh writing its segment file at commit
+    if point == "segment":  # Whoosh creating the new segment's term or postings file
         original = FileStorage.create_file
 
         def create_file(self: FileStorage, name: str, *args: Any, **kwargs: Any) -> Any:
-            if name.endswith(".seg"):
+            if name.endswith((".seg", ".trm", ".pst")):
                 raise _no_space(name)
             return original(self, name, *args, **kwargs)
 
@@ -718,6 +718,31 @@ def test_error_disk_full_during_rebuild_keeps_previous_index(small_index: tuple[
     assert index_state(index) == before
     assert not building_dirs(index)
     assert build_index([other], index, procs=1).indexed == 40  # space again: the next rebuild works
+
+
+@pytest.mark.usefixtures("fresh_reads")
+def test_error_in_a_worker_process_fails_the_rebuild_and_keeps_previous_index(
+        small_index: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """A worker that cannot write its segment must not leave an index missing its articles."""
+    index, other, _ = small_index
+    before = index_state(index)
+    parent = os.getpid()
+    original = FileStorage.create_file
+
+    def create_file(self: FileStorage, name: str, *args: Any, **kwargs: Any) -> Any:
+        if os.getpid() != parent and name.endswith(".pst"):
+            raise _no_space(name)
+        return original(self, name, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(FileStorage, "create_file", create_file)
+        with pytest.raises(IndexWriteError, match="previous index is intact") as info:
+            build_index([other], index, procs=2)
+    assert "No space left on device" in str(info.value)
+    assert "Traceback" not in capfd.readouterr().err
+    assert index_state(index) == before
+    assert not building_dirs(index)
+    assert build_index([other], index, procs=2).indexed == 40
 
 
 @pytest.mark.usefixtures("fresh_reads")
