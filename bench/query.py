@@ -1,9 +1,10 @@
 """Query latency side by side: the Whoosh + jieba recipe against ``search()``, in one process.
 
-    python bench/query.py [--data DIR] [--articles 7000] [--queries 200] [--repeat 3]
+    python bench/query.py [--data DIR] [--articles 7000] [--queries 200] [--repeat 3] [--scale 1] [--skip-recipe]
 
 Builds (once, cached in ``$ZHSEARCH_BENCH_CACHE``) both indexes over the same
-first ``--articles`` CCTV articles (0: all), and draws ``--queries`` queries
+first ``--articles`` CCTV articles (0: all; ``--scale K`` repeats them K times
+with new ids, as ``bench/build.py`` does; ``--skip-recipe`` times ours alone), and draws ``--queries`` queries
 (seeded) of 2–3 jieba words from random titles of those articles. Then, in
 this one process, every query runs through three variants in turn (the order
 rotates from query to query), ``--repeat`` times:

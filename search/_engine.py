@@ -13,6 +13,9 @@ Python calls per posting per query node:
 - BM25 scores are accumulated per term over its whole posting list at once,
   with the same formula, IDF and quantised field lengths as
   ``search._index.BM25`` gives through Whoosh, so the ranking is unchanged;
+- one exception, on purpose: a one-character prefix (the last resort for a lone
+  character) scores by BM25 over the bigrams it expands to, where Whoosh gives
+  every match the same constant score;
 - phrases (and the proximity bonus) read positions only for documents that
   hold every word; the proximity bonus is bounded by its words' own scores, so
   ranking stops checking positions once no remaining document can reach the top.
@@ -24,7 +27,9 @@ from __future__ import annotations
 
 import heapq
 import math
+import pickle
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -38,30 +43,32 @@ from whoosh.util.times import datetime_to_long
 
 from indexer import schema as F
 
-CACHED_POSTINGS = 4_000_000  # postings kept per engine (about 12 bytes each, plus positions)
+CACHED_POSTINGS = 2_000_000  # postings kept per engine: 8 bytes each, plus positions of phrase words
 _LENGTH_OF_BYTE = np.array([1.0] + [float(byte_to_length(b)) for b in range(1, 256)])
 NO_DATE = np.uint64(2**64 - 1)
 
 
 class Postings:
-    __slots__ = ("_by_doc", "ids", "tf", "values")
+    """One term's postings over the whole index: document numbers and term frequencies;
+    the position strings are read only when a phrase asks for them."""
 
-    def __init__(self, ids: np.ndarray, tf: np.ndarray, values: list[bytes]) -> None:
+    __slots__ = ("_by_doc", "_load_values", "ids", "tf")
+
+    def __init__(self, ids: np.ndarray, tf: np.ndarray, load_values: Callable[[], list[bytes]]) -> None:
         self.ids = ids
         self.tf = tf
-        self.values = values
+        self._load_values = load_values
         self._by_doc: dict[int, bytes] | None = None
 
     def positions(self, docnum: int) -> list[int]:
         if self._by_doc is None:
-            self._by_doc = dict(zip(self.ids.tolist(), self.values))
+            self._by_doc = dict(zip(self.ids.tolist(), self._load_values()))
         value = self._by_doc.get(docnum)
         return _decode_positions(value) if value else []
 
 
 def _decode_positions(value: bytes) -> list[int]:
-    import pickle
-
+    """Whoosh's ``Positions`` encoding: a 4-byte count, then a pickled list of deltas."""
     deltas = pickle.loads(value[4:] if value.endswith(b".") else value[4:] + b".")
     out, pos = [], 0
     for d in deltas:
@@ -108,36 +115,50 @@ class Engine:
         btext = self.reader.schema[field].to_bytes(text)
         ids: list[np.ndarray] = []
         tfs: list[np.ndarray] = []
-        values: list[bytes] = []
-        for leaf, base in self.leaves:
-            if (field, btext) not in leaf:
-                continue
-            m = leaf.postings(field, btext)
-            while isinstance(m, FilterMatcher):  # deletions: handled by the alive mask
-                m = m.child
+        for m, base in self._matchers(field, btext):
             if isinstance(m, ListMatcher):
-                ids.append(np.asarray(m._ids, dtype=np.int64) + base)
+                ids.append(np.asarray(m._ids, dtype=np.int32) + base)
                 weights = m._weights
-                tfs.append(np.asarray(weights if weights is not None else [1.0] * len(m._ids), dtype=np.float64))
-                values.extend(m._values or [b""] * len(m._ids))
-            elif isinstance(m, W3LeafMatcher):
+                tfs.append(np.asarray(weights if weights is not None else [1.0] * len(m._ids), dtype=np.float32))
+            elif isinstance(m, W3LeafMatcher):  # block by block, Whoosh's own decoding
                 while m.is_active():
                     m._read_ids()
                     m._read_weights()
-                    m._read_values()
-                    ids.append(np.asarray(m._ids, dtype=np.int64) + base)
-                    tfs.append(np.asarray(m._weights, dtype=np.float64))
-                    values.extend(m._values)
+                    ids.append(np.asarray(m._ids, dtype=np.int32) + base)
+                    tfs.append(np.asarray(m._weights, dtype=np.float32))
                     m._next_block()
             else:  # not expected with this codec: Whoosh's generic path
                 while m.is_active():
-                    ids.append(np.array([m.id() + base]))
-                    tfs.append(np.array([m.weight()]))
-                    values.append(m.value() or b"")
+                    ids.append(np.array([m.id() + base], dtype=np.int32))
+                    tfs.append(np.array([m.weight()], dtype=np.float32))
                     m.next()
         if not ids:
             return None
-        return Postings(np.concatenate(ids), np.concatenate(tfs), values)
+        return Postings(np.concatenate(ids), np.concatenate(tfs), lambda: self._values(field, btext))
+
+    def _matchers(self, field: str, btext: bytes) -> Iterator[tuple[Any, int]]:
+        for leaf, base in self.leaves:
+            if (field, btext) in leaf:
+                m = leaf.postings(field, btext)
+                while isinstance(m, FilterMatcher):  # deletions: handled by the alive mask
+                    m = m.child
+                yield m, base
+
+    def _values(self, field: str, btext: bytes) -> list[bytes]:
+        values: list[bytes] = []
+        for m, _base in self._matchers(field, btext):
+            if isinstance(m, ListMatcher):
+                values.extend(m._values or [b""] * len(m._ids))
+            elif isinstance(m, W3LeafMatcher):
+                while m.is_active():
+                    m._read_values()
+                    values.extend(m._values)
+                    m._next_block()
+            else:
+                while m.is_active():
+                    values.append(m.value() or b"")
+                    m.next()
+        return values
 
     def lengths(self, field: str) -> np.ndarray:
         found = self._lengths.get(field)
