@@ -8,6 +8,8 @@ readers; only the writing side changes:
   a Chinese corpus (rare words, most character bigrams) are such terms. Whoosh
   has this path, but its writer calls a method that does not exist
   (``set_inline`` for ``set_inlined``), so its default limit of 1 never uses it.
+- Frequent terms also get their postings as plain arrays in one file per
+  segment (``DENSE_EXT``), which ``search`` reads without Whoosh's decoding.
 - ``add_postings`` takes each term's postings as a whole, reads every
   document's field length once per field instead of once per posting, and
   fills Whoosh's block buffers in bulk.
@@ -18,6 +20,8 @@ class must stay importable under its name.
 
 from __future__ import annotations
 
+import pickle
+import struct
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -27,6 +31,13 @@ from whoosh.fields import Schema
 INLINE_LIMIT = 8
 BLOCK_LIMIT = 128
 COMPRESSION = 3
+# Terms in at least this many documents also get their document numbers and
+# frequencies as two plain arrays (uint32, float32) in the segment's DENSE_EXT
+# file, followed by a pickled {(field, term): (offset, count)} and the offset of
+# that index as 8 bytes: search reads them in one slice instead of decoding
+# Whoosh's pickled blocks, which also carry the positions.
+DENSE_MIN = 128
+DENSE_EXT = ".zdn"
 
 
 class Codec(W3Codec):
@@ -75,11 +86,36 @@ class _PostingsWriter(W3PostingsWriter):
 
 
 class _FieldWriter(W3FieldWriter):
+    def __init__(self, codec, storage, segment):  # type: ignore[no-untyped-def]
+        super().__init__(codec, storage, segment)
+        self._dense = None
+        self._dense_index: dict[tuple[str, bytes], tuple[int, int]] = {}
+
+    def _write_dense(self, fieldname: str, btext: bytes, ids: Sequence[int], weights: Sequence[float]) -> None:
+        if self._dense is None:
+            self._dense = self._segment.create_file(self._storage, DENSE_EXT)
+        f = self._dense
+        self._dense_index[(fieldname, btext)] = (f.tell(), len(ids))
+        f.write((ids if isinstance(ids, array) and ids.typecode == "I" else array("I", ids)).tobytes())
+        f.write((weights if isinstance(weights, array) and weights.typecode == "f" else array("f", weights)).tobytes())
+
+    def close(self) -> None:
+        if self._dense is not None:
+            f = self._dense
+            start = f.tell()
+            f.write(pickle.dumps(self._dense_index, protocol=pickle.HIGHEST_PROTOCOL))
+            f.write(struct.pack("<Q", start))
+            f.close()
+            self._dense = None
+        super().close()
+
     def add_groups(self, schema: Schema, lengths, groups: Iterable[tuple[str, bytes, Sequence[int], Sequence[float], list[bytes]]]) -> None:  # type: ignore[no-untyped-def]
         """Write terms given in (field, term) order, each with all its postings in document order."""
         columns: dict[str, list[int]] = {}
         field = None
         for fieldname, btext, ids, weights, values in groups:
+            if len(ids) >= DENSE_MIN:
+                self._write_dense(fieldname, btext, ids, weights)
             if fieldname != field:
                 if field is not None:
                     self.finish_field()

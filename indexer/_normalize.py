@@ -41,17 +41,23 @@ def normalize_with_offsets(text: str) -> tuple[str, Sequence[int] | None]:
         converted = _t2s().convert(folded)
         if len(converted) == len(folded):
             return converted, None
-    # Slow path, rare: some character expands or contracts (ligatures, ß, ...).
+    # Slow path: some character expands or contracts (…, ㎡, ligatures, ß): character by character.
     out: list[str] = []
     origin: list[int] = []
-    convert = _t2s().convert
     for i, ch in enumerate(text):
-        piece = _fold(ch)
-        if piece and len(converted_piece := convert(piece)) == len(piece):
-            piece = converted_piece
+        piece = _char(ch)
         out.append(piece)
         origin.extend([i] * len(piece))
     return "".join(out), origin
+
+
+@lru_cache(maxsize=1 << 16)
+def _char(ch: str) -> str:
+    """One character normalised alone (cached: the slow path above meets the same few thousand)."""
+    piece = _fold(ch)
+    if piece and len(converted := _t2s().convert(piece)) == len(piece):
+        return converted
+    return piece
 
 
 def original_span(origin: Sequence[int] | None, start: int, end: int, length: int) -> tuple[int, int]:

@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 import pickle
+import struct
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -42,6 +45,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.util.times import datetime_to_long
 
 from indexer import schema as F
+from indexer._codec import DENSE_EXT
 
 CACHED_POSTINGS = 2_000_000  # postings kept per engine: 8 bytes each, plus positions of phrase words
 _LENGTH_OF_BYTE = np.array([1.0] + [float(byte_to_length(b)) for b in range(1, 256)])
@@ -65,6 +69,53 @@ class Postings:
             self._by_doc = dict(zip(self.ids.tolist(), self._load_values()))
         value = self._by_doc.get(docnum)
         return _decode_positions(value) if value else []
+
+
+class _DenseFile:
+    """A segment's frequent terms as plain arrays (written by ``indexer._codec``), memory-mapped."""
+
+    def __init__(self, data: np.ndarray | None, index: dict[tuple[str, bytes], tuple[int, int]]) -> None:
+        self._data = data
+        self._index = index
+
+    @classmethod
+    def open(cls, leaf: Any) -> _DenseFile:
+        segment, storage = getattr(leaf, "_segment", None), getattr(leaf, "_storage", None)
+        folder = getattr(storage, "folder", None)
+        if segment is None or folder is None:
+            return cls(None, {})
+        path = os.path.join(folder, segment.make_filename(DENSE_EXT))
+        try:
+            data = np.memmap(path, dtype=np.uint8, mode="r")
+        except (OSError, ValueError):  # an index written without dense files
+            return cls(None, {})
+        (start,) = struct.unpack("<Q", bytes(data[-8:]))
+        return cls(data, pickle.loads(bytes(data[start:-8])))
+
+    def get(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+        found = self._index.get((field, btext))
+        if found is None or self._data is None:
+            return None
+        offset, count = found
+        ids = self._data[offset : offset + 4 * count].view(np.uint32).astype(np.int32)
+        tf = self._data[offset + 4 * count : offset + 8 * count].view(np.float32).copy()
+        return ids, tf
+
+
+def _decode_block(m: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
+    """One W3 postings block as arrays: Whoosh stores the document numbers as a tuple
+    of deltas and the weights as None (all 1), one float (all equal) or a float32 array;
+    its own reader turns these into Python objects one posting at a time."""
+    m._read_data()
+    deltas, weights = m._data[0], m._data[1]
+    ids = np.cumsum(np.asarray(deltas, dtype=np.int64)).astype(np.int32)
+    if weights is None:
+        tf = np.ones(len(ids), dtype=np.float32)
+    elif isinstance(weights, float):
+        tf = np.full(len(ids), weights, dtype=np.float32)
+    else:
+        tf = np.frombuffer(weights, dtype=np.float32).copy() if isinstance(weights, array) else np.asarray(weights, dtype=np.float32)
+    return ids, tf
 
 
 def _decode_positions(value: bytes) -> list[int]:
@@ -93,6 +144,7 @@ class Engine:
         self._avg: dict[str, float] = {}
         self._columns: dict[str, tuple[np.ndarray, list[Any]]] = {}
         self._dates: np.ndarray | None = None
+        self._dense_files: dict[int, _DenseFile] = {}
 
     # ----- postings and statistics
 
@@ -115,17 +167,19 @@ class Engine:
         btext = self.reader.schema[field].to_bytes(text)
         ids: list[np.ndarray] = []
         tfs: list[np.ndarray] = []
-        for m, base in self._matchers(field, btext):
-            if isinstance(m, ListMatcher):
+        for m, base, dense in self._matchers(field, btext):
+            if dense is not None:
+                ids.append(dense[0] + base)
+                tfs.append(dense[1])
+            elif isinstance(m, ListMatcher):
                 ids.append(np.asarray(m._ids, dtype=np.int32) + base)
                 weights = m._weights
                 tfs.append(np.asarray(weights if weights is not None else [1.0] * len(m._ids), dtype=np.float32))
-            elif isinstance(m, W3LeafMatcher):  # block by block, Whoosh's own decoding
+            elif isinstance(m, W3LeafMatcher):
                 while m.is_active():
-                    m._read_ids()
-                    m._read_weights()
-                    ids.append(np.asarray(m._ids, dtype=np.int32) + base)
-                    tfs.append(np.asarray(m._weights, dtype=np.float32))
+                    block_ids, block_tf = _decode_block(m)
+                    ids.append(block_ids + base)
+                    tfs.append(block_tf)
                     m._next_block()
             else:  # not expected with this codec: Whoosh's generic path
                 while m.is_active():
@@ -136,17 +190,33 @@ class Engine:
             return None
         return Postings(np.concatenate(ids), np.concatenate(tfs), lambda: self._values(field, btext))
 
-    def _matchers(self, field: str, btext: bytes) -> Iterator[tuple[Any, int]]:
-        for leaf, base in self.leaves:
-            if (field, btext) in leaf:
+    def _matchers(self, field: str, btext: bytes) -> Iterator[tuple[Any, int, tuple[np.ndarray, np.ndarray] | None]]:
+        """Per segment holding the term: its Whoosh matcher, its base document number,
+        and its postings as arrays when the segment's dense file has them."""
+        for i, (leaf, base) in enumerate(self.leaves):
+            dense = self._dense(i).get(field, btext)
+            if dense is not None:
+                yield None, base, dense
+            elif (field, btext) in leaf:
                 m = leaf.postings(field, btext)
                 while isinstance(m, FilterMatcher):  # deletions: handled by the alive mask
                     m = m.child
-                yield m, base
+                yield m, base, None
+
+    def _dense(self, i: int) -> _DenseFile:
+        found = self._dense_files.get(i)
+        if found is None:
+            found = self._dense_files[i] = _DenseFile.open(self.leaves[i][0])
+        return found
 
     def _values(self, field: str, btext: bytes) -> list[bytes]:
         values: list[bytes] = []
-        for m, _base in self._matchers(field, btext):
+        for leaf, _base in self.leaves:
+            if (field, btext) not in leaf:
+                continue
+            m = leaf.postings(field, btext)
+            while isinstance(m, FilterMatcher):
+                m = m.child
             if isinstance(m, ListMatcher):
                 values.extend(m._values or [b""] * len(m._ids))
             elif isinstance(m, W3LeafMatcher):

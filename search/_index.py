@@ -68,6 +68,10 @@ class IndexCache:
     def __init__(self) -> None:
         self._local = threading.local()
 
+    def clear(self) -> None:
+        """Forget this thread's open indexes (and their caches); the next query reopens."""
+        self._local.slots = {}
+
     def _slots(self) -> dict[Path, _Open]:
         slots = getattr(self._local, "slots", None)
         if slots is None:
