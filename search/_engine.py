@@ -25,6 +25,7 @@ An engine belongs to one searcher (one thread, one generation).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import os
@@ -188,7 +189,8 @@ class Engine:
                     m.next()
         if not ids:
             return None
-        return Postings(np.concatenate(ids), np.concatenate(tfs), lambda: self._values(field, btext))
+        # The loader holds the segment readers, not the engine: no reference cycle through the cache.
+        return Postings(np.concatenate(ids), np.concatenate(tfs), functools.partial(_values, self.leaves, field, btext))
 
     def _matchers(self, field: str, btext: bytes) -> Iterator[tuple[Any, int, tuple[np.ndarray, np.ndarray] | None]]:
         """Per segment holding the term: its Whoosh matcher, its base document number,
@@ -209,26 +211,6 @@ class Engine:
             found = self._dense_files[i] = _DenseFile.open(self.leaves[i][0])
         return found
 
-    def _values(self, field: str, btext: bytes) -> list[bytes]:
-        values: list[bytes] = []
-        for leaf, _base in self.leaves:
-            if (field, btext) not in leaf:
-                continue
-            m = leaf.postings(field, btext)
-            while isinstance(m, FilterMatcher):
-                m = m.child
-            if isinstance(m, ListMatcher):
-                values.extend(m._values or [b""] * len(m._ids))
-            elif isinstance(m, W3LeafMatcher):
-                while m.is_active():
-                    m._read_values()
-                    values.extend(m._values)
-                    m._next_block()
-            else:
-                while m.is_active():
-                    values.append(m.value() or b"")
-                    m.next()
-        return values
 
     def lengths(self, field: str) -> np.ndarray:
         found = self._lengths.get(field)
@@ -412,6 +394,29 @@ class Engine:
             codes = np.fromiter((labels.setdefault(v, len(labels)) for v in raw), dtype=np.int64, count=len(raw))
             found = self._columns[name] = (codes, list(labels))
         return found
+
+
+def _values(leaves: list[tuple[Any, int]], field: str, btext: bytes) -> list[bytes]:
+    """The position strings of a term, in the order ``Engine._read`` gave its documents."""
+    values: list[bytes] = []
+    for leaf, _base in leaves:
+        if (field, btext) not in leaf:
+            continue
+        m = leaf.postings(field, btext)
+        while isinstance(m, FilterMatcher):
+            m = m.child
+        if isinstance(m, ListMatcher):
+            values.extend(m._values or [b""] * len(m._ids))
+        elif isinstance(m, W3LeafMatcher):
+            while m.is_active():
+                m._read_values()
+                values.extend(m._values)
+                m._next_block()
+        else:
+            while m.is_active():
+                values.append(m.value() or b"")
+                m.next()
+    return values
 
 
 def _in_order(positions: list[list[int]], slop: int) -> bool:
