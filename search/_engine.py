@@ -88,10 +88,12 @@ class _DenseFile:
         path = os.path.join(folder, segment.make_filename(DENSE_EXT))
         try:
             data = np.memmap(path, dtype=np.uint8, mode="r")
-        except (OSError, ValueError):  # an index written without dense files
+            (start,) = struct.unpack("<Q", bytes(data[-8:]))
+            index = pickle.loads(bytes(data[start:-8]))
+        except (OSError, ValueError, EOFError, struct.error, pickle.UnpicklingError):
+            # No dense file (an index written before them) or a damaged one: Whoosh's blocks serve.
             return cls(None, {})
-        (start,) = struct.unpack("<Q", bytes(data[-8:]))
-        return cls(data, pickle.loads(bytes(data[start:-8])))
+        return cls(data, index)
 
     def get(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         found = self._index.get((field, btext))

@@ -106,3 +106,25 @@ def test_phrase_positions_match_whoosh(searcher) -> None:  # type: ignore[no-unt
         for slop in (1, 2, 3):
             q = Q.Phrase(F.BODY, words, slop=slop)
             assert set(engine.phrase_docs(q)) == _whoosh_docs(searcher, q), (text, slop)
+
+
+def test_damaged_or_missing_dense_files_fall_back_to_whoosh_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer import _codec, build_index
+    from search import search
+    from tests.conftest import SAMPLE_ARTICLES
+
+    monkeypatch.setattr(_codec, "DENSE_MIN", 2)  # the sample is small: give its terms in 2+ articles dense postings
+    build_index([SAMPLE_ARTICLES], tmp_path, procs=1)
+    CACHE.clear()
+    expected = [(h.id, h.score) for h in search("齐齐哈尔 装备", index_dir=tmp_path).hits]
+    dense = list(tmp_path.glob("gen-*/*.zdn"))
+    assert dense
+    for path in dense:
+        path.write_bytes(path.read_bytes()[:-5])  # truncated
+    CACHE.clear()
+    assert [(h.id, h.score) for h in search("齐齐哈尔 装备", index_dir=tmp_path).hits] == expected
+    for path in dense:
+        path.unlink()
+    CACHE.clear()
+    assert [(h.id, h.score) for h in search("齐齐哈尔 装备", index_dir=tmp_path).hits] == expected
+    assert expected
