@@ -14,7 +14,10 @@ rebuild instead of silently mismatching.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
+import tempfile
 import threading
 from functools import lru_cache
 from importlib import resources
@@ -81,6 +84,7 @@ def _with_user_dictionary(tokenizer, cache: str | None):  # type: ignore[no-unty
     if cache:
         tokenizer.cache_file = cache
     tokenizer.initialize()
+    _share_cache(tokenizer)
     userdict = resources.files("indexer").joinpath("resources/userdict.txt")
     for line in userdict.read_text("utf-8").splitlines():
         parts = line.split()
@@ -88,6 +92,20 @@ def _with_user_dictionary(tokenizer, cache: str | None):  # type: ignore[no-unty
             freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
             tokenizer.add_word(parts[0], freq, parts[2] if len(parts) > 2 else None)
     return tokenizer
+
+
+def _share_cache(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    """jieba writes its dictionary cache with ``mkstemp``, readable by its owner only, so a
+    web server running as another user would rebuild the dictionary (about 1 s) in every
+    process. Make a cache this process owns readable by all (it holds only the public dictionary)."""
+    name = tokenizer.cache_file or "jieba.cache"
+    path = os.path.join(tokenizer.tmp_dir or tempfile.gettempdir(), name)
+    try:
+        info = os.stat(path)
+        if info.st_uid == os.getuid() and not info.st_mode & stat.S_IROTH:
+            os.chmod(path, info.st_mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    except OSError:
+        pass  # no cache written (read-only temp folder): jieba works without one
 
 
 def reference_segmenter():  # type: ignore[no-untyped-def]

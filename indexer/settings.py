@@ -4,7 +4,7 @@
 |---|---|---|
 | ``ZHSEARCH_INDEX_DIR`` | ``index`` | folder holding the built index |
 | ``ZHSEARCH_DATA`` | ``../shared/data`` | the shared test/benchmark data (tests and bench only) |
-| ``ZHSEARCH_JIEBA_CACHE`` | ``<index dir>/.jieba.cache`` unless set | where jieba keeps its dictionary cache |
+| ``ZHSEARCH_JIEBA_CACHE`` | jieba's own file in the system temp folder | where jieba keeps its dictionary cache (made readable by all) |
 | ``ZHSEARCH_PROCS`` | number of CPUs, at most 4 | worker processes for a rebuild |
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 from whoosh.analysis import Analyzer
@@ -113,3 +114,17 @@ def test_runs_with_characters_the_fast_hmm_lacks_cut_like_jieba(run: str) -> Non
     expected = list(reference_segmenter().cut(run, HMM=True))
     assert [w for w, _, _ in segment(run)] == expected
     assert list(_load_jieba().cut(run, HMM=True)) != expected  # why segment() hands such runs to jieba
+
+
+def test_jieba_cache_is_readable_by_other_users(tmp_path: Path) -> None:
+    """A web server running as another user must be able to load the cache instead of rebuilding it."""
+    import stat
+
+    import jieba
+
+    from indexer.analysis import _with_user_dictionary
+
+    cache = tmp_path / "jieba-test.cache"
+    _with_user_dictionary(jieba.Tokenizer(), str(cache))
+    assert cache.exists()
+    assert cache.stat().st_mode & stat.S_IROTH
