@@ -24,6 +24,7 @@ import pickle
 import struct
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate
 
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
 from whoosh.fields import Schema
@@ -31,13 +32,15 @@ from whoosh.fields import Schema
 INLINE_LIMIT = 8
 BLOCK_LIMIT = 128
 COMPRESSION = 3
-# Terms in at least this many documents also get their document numbers and
-# frequencies as two plain arrays (uint32, float32) in the segment's DENSE_EXT
-# file, followed by a pickled {(field, term): (offset, count)} and the offset of
-# that index as 8 bytes: search reads them in one slice instead of decoding
-# Whoosh's pickled blocks, which also carry the positions.
+# Terms in at least this many documents also get, in the segment's DENSE_EXT
+# file, their document numbers (uint32), frequencies (float32), the end offsets
+# of their position strings (uint32) and those strings (Whoosh's encoding) one
+# after another; then a pickled {"version", "terms": {(field, term): (offset, count)}} and the offset
+# of that index as 8 bytes. search reads a slice where Whoosh would decode
+# pickled blocks, and one document's positions without the rest.
 DENSE_MIN = 128
 DENSE_EXT = ".zdn"
+DENSE_VERSION = 2
 
 
 class Codec(W3Codec):
@@ -91,19 +94,22 @@ class _FieldWriter(W3FieldWriter):
         self._dense = None
         self._dense_index: dict[tuple[str, bytes], tuple[int, int]] = {}
 
-    def _write_dense(self, fieldname: str, btext: bytes, ids: Sequence[int], weights: Sequence[float]) -> None:
+    def _write_dense(self, fieldname: str, btext: bytes, ids: Sequence[int], weights: Sequence[float], values: list[bytes]) -> None:
         if self._dense is None:
             self._dense = self._segment.create_file(self._storage, DENSE_EXT)
         f = self._dense
         self._dense_index[(fieldname, btext)] = (f.tell(), len(ids))
         f.write((ids if isinstance(ids, array) and ids.typecode == "I" else array("I", ids)).tobytes())
         f.write((weights if isinstance(weights, array) and weights.typecode == "f" else array("f", weights)).tobytes())
+        ends = array("I", accumulate(len(v) for v in values))
+        f.write(ends.tobytes())
+        f.write(b"".join(values))
 
     def close(self) -> None:
         if self._dense is not None:
             f = self._dense
             start = f.tell()
-            f.write(pickle.dumps(self._dense_index, protocol=pickle.HIGHEST_PROTOCOL))
+            f.write(pickle.dumps({"version": DENSE_VERSION, "terms": self._dense_index}, protocol=pickle.HIGHEST_PROTOCOL))
             f.write(struct.pack("<Q", start))
             f.close()
             self._dense = None
@@ -115,7 +121,7 @@ class _FieldWriter(W3FieldWriter):
         field = None
         for fieldname, btext, ids, weights, values in groups:
             if len(ids) >= DENSE_MIN:
-                self._write_dense(fieldname, btext, ids, weights)
+                self._write_dense(fieldname, btext, ids, weights, values)
             if fieldname != field:
                 if field is not None:
                     self.finish_field()

@@ -25,7 +25,7 @@ An engine belongs to one searcher (one thread, one generation).
 
 from __future__ import annotations
 
-import functools
+import bisect
 import heapq
 import math
 import os
@@ -46,7 +46,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.util.times import datetime_to_long
 
 from indexer import schema as F
-from indexer._codec import DENSE_EXT
+from indexer._codec import DENSE_EXT, DENSE_VERSION
 
 CACHED_POSTINGS = 2_000_000  # postings kept per engine: 8 bytes each, plus positions of phrase words
 _LENGTH_OF_BYTE = np.array([1.0] + [float(byte_to_length(b)) for b in range(1, 256)])
@@ -57,19 +57,40 @@ class Postings:
     """One term's postings over the whole index: document numbers and term frequencies;
     the position strings are read only when a phrase asks for them."""
 
-    __slots__ = ("_by_doc", "_load_values", "ids", "tf")
+    __slots__ = ("_value_of", "ids", "tf")
 
-    def __init__(self, ids: np.ndarray, tf: np.ndarray, load_values: Callable[[], list[bytes]]) -> None:
+    def __init__(self, ids: np.ndarray, tf: np.ndarray, value_of: Callable[[int], bytes]) -> None:
         self.ids = ids
         self.tf = tf
-        self._load_values = load_values
-        self._by_doc: dict[int, bytes] | None = None
+        self._value_of = value_of
 
     def positions(self, docnum: int) -> list[int]:
-        if self._by_doc is None:
-            self._by_doc = dict(zip(self.ids.tolist(), self._load_values()))
-        value = self._by_doc.get(docnum)
+        value = self._value_of(docnum)
         return _decode_positions(value) if value else []
+
+
+class _Values:
+    """Position strings of one term by document: a slice of a segment's dense file when it
+    has the term, else Whoosh's blocks (all of the segment's, read on first use)."""
+
+    def __init__(self, engine_leaves: list[tuple[Any, int]], dense: list[_DenseFile], field: str, btext: bytes) -> None:
+        self._leaves = engine_leaves
+        self._dense = dense
+        self._field = field
+        self._btext = btext
+        self._bases = [base for _leaf, base in engine_leaves]
+        self._whoosh: dict[int, dict[int, bytes]] = {}
+
+    def __call__(self, docnum: int) -> bytes:
+        i = bisect.bisect_right(self._bases, docnum) - 1
+        leaf, base = self._leaves[i]
+        found = self._dense[i].value(self._field, self._btext, docnum - base)
+        if found is not None:
+            return found
+        values = self._whoosh.get(i)
+        if values is None:
+            values = self._whoosh[i] = _segment_values(leaf, self._field, self._btext)
+        return values.get(docnum - base, b"")
 
 
 class _DenseFile:
@@ -89,11 +110,30 @@ class _DenseFile:
         try:
             data = np.memmap(path, dtype=np.uint8, mode="r")
             (start,) = struct.unpack("<Q", bytes(data[-8:]))
-            index = pickle.loads(bytes(data[start:-8]))
-        except (OSError, ValueError, EOFError, struct.error, pickle.UnpicklingError):
+            stored = pickle.loads(bytes(data[start:-8]))
+            if not isinstance(stored, dict) or stored.get("version") != DENSE_VERSION:
+                raise ValueError("dense postings file of another version")
+            index = stored["terms"]
+        except (OSError, ValueError, EOFError, KeyError, struct.error, pickle.UnpicklingError):
             # No dense file (an index written before them) or a damaged one: Whoosh's blocks serve.
             return cls(None, {})
         return cls(data, index)
+
+    def value(self, field: str, btext: bytes, docnum: int) -> bytes | None:
+        """The position string of ``docnum`` (in this segment), b"" if the term is not in it;
+        None when this file does not have the term."""
+        found = self._index.get((field, btext))
+        if found is None or self._data is None:
+            return None
+        offset, count = found
+        ids = self._data[offset : offset + 4 * count].view(np.uint32)
+        k = int(np.searchsorted(ids, docnum))
+        if k >= count or ids[k] != docnum:
+            return b""
+        ends = self._data[offset + 8 * count : offset + 12 * count].view(np.uint32)
+        start = int(ends[k - 1]) if k else 0
+        base = offset + 12 * count
+        return bytes(self._data[base + start : base + int(ends[k])])
 
     def get(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         found = self._index.get((field, btext))
@@ -192,7 +232,8 @@ class Engine:
         if not ids:
             return None
         # The loader holds the segment readers, not the engine: no reference cycle through the cache.
-        return Postings(np.concatenate(ids), np.concatenate(tfs), functools.partial(_values, self.leaves, field, btext))
+        dense = [self._dense(i) for i in range(len(self.leaves))]
+        return Postings(np.concatenate(ids), np.concatenate(tfs), _Values(self.leaves, dense, field, btext))
 
     def _matchers(self, field: str, btext: bytes) -> Iterator[tuple[Any, int, tuple[np.ndarray, np.ndarray] | None]]:
         """Per segment holding the term: its Whoosh matcher, its base document number,
@@ -398,27 +439,25 @@ class Engine:
         return found
 
 
-def _values(leaves: list[tuple[Any, int]], field: str, btext: bytes) -> list[bytes]:
-    """The position strings of a term, in the order ``Engine._read`` gave its documents."""
-    values: list[bytes] = []
-    for leaf, _base in leaves:
-        if (field, btext) not in leaf:
-            continue
-        m = leaf.postings(field, btext)
-        while isinstance(m, FilterMatcher):
-            m = m.child
-        if isinstance(m, ListMatcher):
-            values.extend(m._values or [b""] * len(m._ids))
-        elif isinstance(m, W3LeafMatcher):
-            while m.is_active():
-                m._read_values()
-                values.extend(m._values)
-                m._next_block()
-        else:
-            while m.is_active():
-                values.append(m.value() or b"")
-                m.next()
-    return values
+def _segment_values(leaf: Any, field: str, btext: bytes) -> dict[int, bytes]:
+    """All position strings of a term in one segment, by document, from Whoosh's blocks."""
+    if (field, btext) not in leaf:
+        return {}
+    m = leaf.postings(field, btext)
+    while isinstance(m, FilterMatcher):
+        m = m.child
+    out: dict[int, bytes] = {}
+    if isinstance(m, W3LeafMatcher):
+        while m.is_active():
+            block_ids, _tf = _decode_block(m)
+            m._read_values()
+            out.update(zip(block_ids.tolist(), m._values))
+            m._next_block()
+    else:
+        while m.is_active():
+            out[m.id()] = m.value() or b""
+            m.next()
+    return out
 
 
 def _in_order(positions: list[list[int]], slop: int) -> bool:
