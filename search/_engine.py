@@ -33,7 +33,7 @@ import pickle
 import struct
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ from whoosh.util.times import datetime_to_long
 from indexer import schema as F
 from indexer._codec import DENSE_EXT, DENSE_VERSION
 
+PREFETCH = 64  # documents whose positions the ranking checks in one batch
 CACHED_POSTINGS = 2_000_000  # postings kept per engine: 8 bytes each, plus positions of phrase words
 _LENGTH_OF_BYTE = np.array([1.0] + [float(byte_to_length(b)) for b in range(1, 256)])
 NO_DATE = np.uint64(2**64 - 1)
@@ -59,7 +60,7 @@ class Postings:
 
     __slots__ = ("_value_of", "ids", "tf")
 
-    def __init__(self, ids: np.ndarray, tf: np.ndarray, value_of: Callable[[int], bytes]) -> None:
+    def __init__(self, ids: np.ndarray, tf: np.ndarray, value_of: _Values) -> None:
         self.ids = ids
         self.tf = tf
         self._value_of = value_of
@@ -68,10 +69,14 @@ class Postings:
         value = self._value_of(docnum)
         return _decode_positions(value) if value else []
 
+    def positions_many(self, docnums: list[int]) -> list[list[int]]:
+        """Positions in each of these documents (sorted ascending)."""
+        return [_decode_positions(v) if v else [] for v in self._value_of.many(docnums)]  # type: ignore[attr-defined]
+
 
 class _Values:
-    """Position strings of one term by document: a slice of a segment's dense file when it
-    has the term, else Whoosh's blocks (all of the segment's, read on first use)."""
+    """Position strings of one term by document: from a segment's dense file when it has
+    the term, else from Whoosh's blocks (all of the segment's, read on first use)."""
 
     def __init__(self, engine_leaves: list[tuple[Any, int]], dense: list[_DenseFile], field: str, btext: bytes) -> None:
         self._leaves = engine_leaves
@@ -79,18 +84,42 @@ class _Values:
         self._field = field
         self._btext = btext
         self._bases = [base for _leaf, base in engine_leaves]
-        self._whoosh: dict[int, dict[int, bytes]] = {}
+        self._segments: dict[int, tuple[np.ndarray, np.ndarray, bytes] | dict[int, bytes]] = {}
+
+    def _segment(self, i: int) -> tuple[np.ndarray, np.ndarray, bytes] | dict[int, bytes]:
+        found = self._segments.get(i)
+        if found is None:
+            found = self._dense[i].values(self._field, self._btext)
+            if found is None:
+                found = _segment_values(self._leaves[i][0], self._field, self._btext)
+            self._segments[i] = found
+        return found
 
     def __call__(self, docnum: int) -> bytes:
-        i = bisect.bisect_right(self._bases, docnum) - 1
-        leaf, base = self._leaves[i]
-        found = self._dense[i].value(self._field, self._btext, docnum - base)
-        if found is not None:
-            return found
-        values = self._whoosh.get(i)
-        if values is None:
-            values = self._whoosh[i] = _segment_values(leaf, self._field, self._btext)
-        return values.get(docnum - base, b"")
+        return self.many([docnum])[0]
+
+    def many(self, docnums: list[int]) -> list[bytes]:
+        """Position strings of these documents (sorted ascending), b"" where the term is absent."""
+        out: list[bytes] = []
+        start = 0
+        for i, (_leaf, base) in enumerate(self._leaves):
+            end = bisect.bisect_left(docnums, self._leaves[i + 1][1], lo=start) if i + 1 < len(self._leaves) else len(docnums)
+            local = docnums[start:end]
+            start = end
+            if not local:
+                continue
+            seg = self._segment(i)
+            if isinstance(seg, dict):
+                out.extend(seg.get(d - base, b"") for d in local)
+                continue
+            ids, ends, blob = seg
+            wanted = np.asarray(local, dtype=np.int64) - base
+            ks = np.minimum(np.searchsorted(ids, wanted), max(len(ids) - 1, 0))
+            hit = (ids[ks] == wanted) if len(ids) else np.zeros(len(wanted), dtype=bool)
+            stops = ends[ks]
+            starts = np.where(ks > 0, ends[np.maximum(ks - 1, 0)], 0)
+            out.extend(blob[a:b] if h else b"" for a, b, h in zip(starts.tolist(), stops.tolist(), hit.tolist()))
+        return out
 
 
 class _DenseFile:
@@ -119,21 +148,18 @@ class _DenseFile:
             return cls(None, {})
         return cls(data, index)
 
-    def value(self, field: str, btext: bytes, docnum: int) -> bytes | None:
-        """The position string of ``docnum`` (in this segment), b"" if the term is not in it;
-        None when this file does not have the term."""
+    def values(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray, bytes] | None:
+        """The term's document numbers (in this segment), the end offsets of its position
+        strings and those strings as one bytes object; None when this file lacks the term."""
         found = self._index.get((field, btext))
         if found is None or self._data is None:
             return None
         offset, count = found
         ids = self._data[offset : offset + 4 * count].view(np.uint32)
-        k = int(np.searchsorted(ids, docnum))
-        if k >= count or ids[k] != docnum:
-            return b""
-        ends = self._data[offset + 8 * count : offset + 12 * count].view(np.uint32)
-        start = int(ends[k - 1]) if k else 0
+        ends = self._data[offset + 8 * count : offset + 12 * count].view(np.uint32).astype(np.int64)
         base = offset + 12 * count
-        return bytes(self._data[base + start : base + int(ends[k])])
+        blob = bytes(self._data[base : base + (int(ends[-1]) if count else 0)])
+        return ids, ends, blob
 
     def get(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         found = self._index.get((field, btext))
@@ -338,7 +364,9 @@ class Engine:
         if len(plists) == 1:
             return np.flatnonzero(candidates).tolist()
         slop = max(1, q.slop)
-        return [d for d in np.flatnonzero(candidates).tolist() if _in_order([p.positions(d) for p in plists], slop)]
+        docs = np.flatnonzero(candidates).tolist()
+        columns = [p.positions_many(docs) for p in plists]  # type: ignore[union-attr]
+        return [d for d, *positions in zip(docs, *columns) if _in_order(positions, slop)]
 
     def dates(self) -> np.ndarray:
         """Publication times as Whoosh's raw DATETIME column values; ``NO_DATE`` when undated."""
@@ -406,16 +434,24 @@ class Engine:
                 order = order[:limit]
             return [(int(ids[i]), float(upper[i])) for i in order]
         # Exact scores in order of their upper bounds, until none left can enter the top.
-        order = np.lexsort((ids, -upper))
+        order = np.lexsort((ids, -upper)).tolist()
         best: list[tuple[float, int]] = []  # min-heap of (score, -docnum)
         finals: list[tuple[int, float]] = []
-        for i in order.tolist():
+        near: dict[tuple[int, int], bool] = {}  # (clause, docnum) -> words in place
+        for n, i in enumerate(order):
             d = int(ids[i])
             if limit is not None and len(best) >= limit and upper[i] < best[0][0]:
                 break
+            if n % PREFETCH == 0:  # check the next documents in line a batch at a time
+                batch = sorted(int(ids[j]) for j in order[n : n + PREFETCH])
+                for c, (q, bonus) in enumerate(bonuses):
+                    docs = [b for b in batch if bonus[b]]
+                    columns = [self.postings(q.fieldname, w).positions_many(docs) for w in q.words]  # type: ignore[union-attr]
+                    for b, *positions in zip(docs, *columns):
+                        near[(c, b)] = _in_order(positions, max(1, q.slop))
             score = float(base[d])
-            for q, bonus in bonuses:
-                if bonus[d] and _in_order([self.postings(q.fieldname, w).positions(d) for w in q.words], max(1, q.slop)):  # type: ignore[union-attr]
+            for c, (_q, bonus) in enumerate(bonuses):
+                if bonus[d] and near.get((c, d)):
                     score += float(bonus[d])
             finals.append((d, score))
             if limit is not None:
