@@ -5,9 +5,11 @@
 evaluates them itself instead of through Whoosh's matcher tree, which costs
 Python calls per posting per query node:
 
-- each term's postings are read once (block by block, Whoosh's own decoding)
-  into numpy arrays of document numbers and term frequencies, and kept in a
-  per-searcher LRU cache; position strings stay raw until a phrase needs them;
+- each term's postings are read once into numpy arrays of document numbers and
+  term frequencies (a slice of the segment's dense file for frequent terms,
+  written by ``indexer._codec``; Whoosh's blocks for the others) and kept in a
+  per-searcher LRU cache; positions are read only for the documents a phrase
+  or the proximity bonus asks about;
 - document sets are boolean masks over all documents, so AND/OR/NOT are
   vector operations;
 - BM25 scores are accumulated per term over its whole posting list at once,
