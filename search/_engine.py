@@ -40,7 +40,8 @@ from typing import Any
 
 import numpy as np
 from whoosh import query as Q
-from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.formats import Positions
 from whoosh.matching import ListMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher
@@ -54,6 +55,7 @@ PREFETCH = 64  # documents whose positions the ranking checks in one batch
 CACHED_POSTINGS = 2_000_000  # postings kept per engine: 8 bytes each, plus positions of phrase words
 _LENGTH_OF_BYTE = np.array([1.0] + [float(byte_to_length(b)) for b in range(1, 256)])
 NO_DATE = np.uint64(2**64 - 1)
+_POSITIONS = Positions()  # Whoosh's decoding of a position string
 
 
 class Postings:
@@ -67,13 +69,10 @@ class Postings:
         self.tf = tf
         self._value_of = value_of
 
-    def positions(self, docnum: int) -> list[int]:
-        value = self._value_of(docnum)
-        return _decode_positions(value) if value else []
-
     def positions_many(self, docnums: list[int]) -> list[list[int]]:
         """Positions in each of these documents (sorted ascending)."""
-        return [_decode_positions(v) if v else [] for v in self._value_of.many(docnums)]  # type: ignore[attr-defined]
+        decode = _POSITIONS.decode_positions
+        return [decode(v) if v else [] for v in self._value_of.many(docnums)]
 
 
 class _Values:
@@ -85,7 +84,6 @@ class _Values:
         self._dense = dense
         self._field = field
         self._btext = btext
-        self._bases = [base for _leaf, base in engine_leaves]
         self._segments: dict[int, tuple[np.ndarray, np.ndarray, bytes] | dict[int, bytes]] = {}
 
     def _segment(self, i: int) -> tuple[np.ndarray, np.ndarray, bytes] | dict[int, bytes]:
@@ -96,9 +94,6 @@ class _Values:
                 found = _segment_values(self._leaves[i][0], self._field, self._btext)
             self._segments[i] = found
         return found
-
-    def __call__(self, docnum: int) -> bytes:
-        return self.many([docnum])[0]
 
     def many(self, docnums: list[int]) -> list[bytes]:
         """Position strings of these documents (sorted ascending), b"" where the term is absent."""
@@ -189,22 +184,12 @@ def _decode_block(m: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
     return ids, tf
 
 
-def _decode_positions(value: bytes) -> list[int]:
-    """Whoosh's ``Positions`` encoding: a 4-byte count, then a pickled list of deltas."""
-    deltas = pickle.loads(value[4:] if value.endswith(b".") else value[4:] + b".")
-    out, pos = [], 0
-    for d in deltas:
-        pos += d
-        out.append(pos)
-    return out
-
-
 class Engine:
     def __init__(self, searcher: Searcher, weighting: Any) -> None:
         reader = searcher.reader()
         self.reader = reader
         self.n = reader.doc_count_all()
-        self.leaves = [(leaf, base) for leaf, base in reader.leaf_readers()]
+        self.leaves = list(reader.leaf_readers())
         self.alive = np.zeros(self.n, dtype=bool)
         self.alive[list(reader.all_doc_ids())] = True
         self.k1 = float(weighting.K1)
@@ -290,7 +275,7 @@ class Engine:
             for leaf, _base in self.leaves:
                 count = leaf.doc_count_all()
                 perdoc = leaf._perdoc  # Whoosh's per-document reader: the lengths column is one byte a document
-                column = perdoc._cached_reader(f"_{field}_len", _lengths_column()) if hasattr(perdoc, "_cached_reader") else None
+                column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN) if hasattr(perdoc, "_cached_reader") else None
                 if column is None:
                     parts.append(np.array([leaf.doc_field_length(d, field, 1) for d in range(count)], dtype=np.float64))
                 else:
@@ -505,12 +490,6 @@ def _in_order(positions: list[list[int]], slop: int) -> bool:
         if not reached:
             return False
     return True
-
-
-def _lengths_column():  # type: ignore[no-untyped-def]
-    from whoosh.codec.whoosh3 import LENGTHS_COLUMN
-
-    return LENGTHS_COLUMN
 
 
 def engine_for(searcher: Searcher) -> Engine:

@@ -278,9 +278,8 @@ def related(article_id: str, limit: int = 5, *, index_dir: IndexDir = None) -> l
     stored = searcher.stored_fields(docnum)
     text = f"{stored.get(F.HEADLINE, '')}\n{stored.get(F.BODY, '')}"[:5000]
     results = searcher.more_like(docnum, F.BODY, text=text, top=limit * 3, numterms=15)
-    own_key = searcher.reader().column_reader(F.DUP_KEY)[docnum]
-    dup_col = searcher.reader().column_reader(F.DUP_KEY)
-    seen = {own_key}
+    dup_col, _ = engine_for(searcher).column(F.DUP_KEY)
+    seen = {dup_col[docnum]}
     hits: list[Hit] = []
     for hit in results:
         key = dup_col[hit.docnum]

@@ -704,6 +704,14 @@ def small_index(tmp_path: Path) -> tuple[Path, Path, Path]:
     return tmp_path / "index", b, u
 
 
+def assert_kept_then_rebuilt(index: Path, before: object, other: Path, *, procs: int) -> None:
+    """After a failed rebuild: the served index is unchanged, nothing is left half-built,
+    and the next rebuild (space again) succeeds."""
+    assert index_state(index) == before
+    assert not building_dirs(index)
+    assert build_index([other], index, procs=procs).indexed == 40
+
+
 @pytest.mark.usefixtures("fresh_reads")
 @pytest.mark.parametrize("point", ["segment", "vocabulary", "metadata", "pointer"])
 def test_error_disk_full_during_rebuild_keeps_previous_index(small_index: tuple[Path, Path, Path], point: str,
@@ -715,9 +723,7 @@ def test_error_disk_full_during_rebuild_keeps_previous_index(small_index: tuple[
         with pytest.raises(IndexWriteError, match="previous index is intact") as info:
             build_index([other], index, procs=1)
     assert "No space left on device" in str(info.value)
-    assert index_state(index) == before
-    assert not building_dirs(index)
-    assert build_index([other], index, procs=1).indexed == 40  # space again: the next rebuild works
+    assert_kept_then_rebuilt(index, before, other, procs=1)
 
 
 @pytest.mark.usefixtures("fresh_reads")
@@ -740,9 +746,7 @@ def test_error_in_a_worker_process_fails_the_rebuild_and_keeps_previous_index(
             build_index([other], index, procs=2)
     assert "No space left on device" in str(info.value)
     assert "Traceback" not in capfd.readouterr().err
-    assert index_state(index) == before
-    assert not building_dirs(index)
-    assert build_index([other], index, procs=2).indexed == 40
+    assert_kept_then_rebuilt(index, before, other, procs=2)
 
 
 @pytest.mark.usefixtures("fresh_reads")
