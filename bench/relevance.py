@@ -47,7 +47,7 @@ def evaluate(name: str, root, limit: int | None) -> dict[str, float]:
         rr.append(1 / rank if rank else 0.0)
         r1.append(1.0 if rank == 1 else 0.0)
         r10.append(1.0 if rank else 0.0)
-        zero += res.total == 0
+        zero += not res.hits  # nothing listed at all (total counts only articles with every word)
     n = len(rr)
     return {
         "queries": n, "mrr10": sum(rr) / n, "r1": sum(r1) / n, "r10": sum(r10) / n, "zero": zero / n,

@@ -22,6 +22,7 @@ from indexer._writer import ParallelWriter, PooledSegmentWriter
 from indexer._normalize import normalize
 from indexer._sources import Item, Skipped, read_sources
 from indexer._vocab import write_vocab
+from indexer.matchtext import match_text
 from indexer.article import Article
 from indexer.errors import IndexWriteError
 from indexer import schema as F
@@ -75,9 +76,11 @@ def to_document(article: Article) -> dict[str, object]:
         F.CONTENT_HASH: article.content_hash,
         F.DUP_KEY: reprint_key(article),
     }
+    title = None
     if not article.title_derived:
         title = article.title if not article.original_title else f"{article.title}\n{article.original_title}"
         doc[F.TITLE] = doc[F.TITLE_CHARS] = title
+    doc[F.MATCH_TEXT] = match_text(title, article.body)
     if article.published:
         doc[F.PUBLISHED] = article.published
         doc[F.YEAR] = str(article.published.year)

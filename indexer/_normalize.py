@@ -24,8 +24,12 @@ def _fold(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """Normalise ``text`` for matching (the offsets are not needed)."""
-    return _t2s().convert(_fold(text))
+    """Normalise ``text`` for matching (the offsets are not needed).
+
+    Always the same text as ``normalize_with_offsets`` gives, so that what the
+    analyzers index, what exact matching verifies and what snippets mark agree.
+    """
+    return normalize_with_offsets(text)[0]
 
 
 @lru_cache(maxsize=8)

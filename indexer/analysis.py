@@ -19,17 +19,21 @@ import re
 import stat
 import tempfile
 import threading
+from collections import Counter
 from functools import lru_cache
 from importlib import resources
 from typing import Iterator
 
 from whoosh.analysis import Analyzer, Token
-from whoosh.formats import Positions
+from whoosh.formats import Frequency, Positions
+from whoosh.system import pack_uint
 
 from indexer import settings
 from indexer._normalize import normalize_with_offsets, original_span
+from indexer.matchtext import FORMAT_VERSION as MATCH_FORMAT, RUN, char_grams
 
-ANALYZER_VERSION = 1
+# 2: character unigrams and bigrams of every run, without positions (times 100, plus the match text's format)
+ANALYZER_VERSION = 2 * 100 + MATCH_FORMAT
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # A Han run, or a word of letters/digits with inner joiners kept whole
@@ -272,30 +276,35 @@ class ChineseAnalyzer(_NormalisingAnalyzer):
 
 
 class ChineseCharAnalyzer(_NormalisingAnalyzer):
-    """Character tokens: overlapping Han bigrams, plus whole Latin/digit words.
+    """Character tokens: every character of each run of letters, digits and Han
+    characters, and every adjacent pair inside a run (``indexer.matchtext``).
 
-    ``pos`` is the character number, so a phrase of bigrams matches exactly the
-    contiguous text typed, whatever jieba made of it. The last character of
-    each Han run is also emitted alone, so a one-character query can match as
-    a prefix over this field without indexing every unigram.
+    ``pos`` is the character number of the gram's first character (a bigram and
+    the unigram it starts share it). The fields are indexed without positions:
+    exact matching finds candidates by these grams and checks contiguity on the
+    stored normalised text, so no query reads them.
     """
 
     def _tokens(self, norm: str, *, mode: str, removestops: bool, start_pos: int) -> Iterator[tuple[str, int, int, int]]:
-        pos = start_pos
-        prev_end = 0
-        for match in _SEGMENT.finditer(norm):
-            base = match.start()
-            if base > prev_end:
-                pos += 1
-            prev_end = match.end()
-            run = match.group("han")
-            if run:
-                for i in range(len(run) - 1):
-                    yield run[i : i + 2], pos + i, base + i, base + i + 2
-                last = len(run) - 1
-                if mode != "query" or len(run) == 1:
-                    yield run[last], pos + last, base + last, base + last + 1
-                pos += len(run)
-            else:
-                yield match.group("word"), pos, base, match.end()
-                pos += 1
+        for match in RUN.finditer(norm):
+            run, base = match.group(), match.start()
+            for i, ch in enumerate(run):
+                yield ch, start_pos + base + i, base + i, base + i + 1
+                if i + 1 < len(run):
+                    yield run[i : i + 2], start_pos + base + i, base + i, base + i + 2
+
+    def term_counts(self, value: str) -> dict[str, int]:
+        """Index mode in one pass: each gram's frequency."""
+        norm, _ = normalize_with_offsets(value)
+        return Counter(char_grams(norm))
+
+
+class IndexFrequency(Frequency):
+    """Whoosh's ``Frequency`` format (same bytes on disk) fed by ``term_counts``."""
+
+    def word_values(self, value, analyzer, **kwargs):  # type: ignore[no-untyped-def]
+        fast = getattr(analyzer, "term_counts", None)
+        if fast is None or kwargs.get("mode", "index") != "index" or not isinstance(value, str):
+            return super().word_values(value, analyzer, **kwargs)
+        boost = self.field_boost
+        return [(term, n, n * boost, pack_uint(n)) for term, n in fast(value).items()]

@@ -1,17 +1,19 @@
 """The index schema: every field name lives here.
 
-Word fields (jieba) and character fields (CJK bigrams) are indexed for the
-title and the body; the display title and the body are stored for results,
+Word fields (jieba, with positions) and character fields (unigrams and
+bigrams, frequencies only) are indexed for the title and the body; a column
+holds their normalised text for exact matching; the display title and the body are stored for results,
 snippets and the article page.
 """
 
 from __future__ import annotations
 
-from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
+from whoosh.columns import VarBytesColumn
+from whoosh.fields import COLUMN, DATETIME, ID, STORED, TEXT, Schema
 
-from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer, IndexPositions
+from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer, IndexFrequency, IndexPositions
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 ID_FIELD = "id"
 TITLE = "title"
@@ -31,15 +33,23 @@ TITLE_DERIVED = "title_derived"
 ORIGIN = "origin"
 CONTENT_HASH = "content_hash"
 DUP_KEY = "dup_key"
+# The normalised title and body that exact matching checks (indexer.matchtext.match_text).
+MATCH_TEXT = "match_text"
 
 WORD_FIELDS = (TITLE, BODY)
 CHAR_FIELDS = (TITLE_CHARS, BODY_CHARS)
 FACET_FIELDS = (SOURCE, YEAR, CATEGORY)
 
 
-def _text(analyzer: ChineseAnalyzer | ChineseCharAnalyzer, *, stored: bool = False) -> TEXT:
+def _text(analyzer: ChineseAnalyzer, *, stored: bool = False) -> TEXT:
     field = TEXT(analyzer=analyzer, stored=stored, phrase=True)
     field.format = IndexPositions(field_boost=field.format.field_boost)
+    return field
+
+
+def _grams(analyzer: ChineseCharAnalyzer) -> TEXT:
+    field = TEXT(analyzer=analyzer, phrase=False)
+    field.format = IndexFrequency(field_boost=field.format.field_boost)
     return field
 
 
@@ -50,9 +60,9 @@ def build_schema() -> Schema:
         **{
             ID_FIELD: ID(stored=True, unique=True),
             TITLE: _text(words),
-            TITLE_CHARS: _text(chars),
+            TITLE_CHARS: _grams(chars),
             BODY: _text(words, stored=True),
-            BODY_CHARS: _text(chars),
+            BODY_CHARS: _grams(chars),
             HEADLINE: STORED(),
             PUBLISHED: DATETIME(stored=True, sortable=True),
             YEAR: ID(stored=True, sortable=True),
@@ -66,5 +76,6 @@ def build_schema() -> Schema:
             ORIGIN: STORED(),
             CONTENT_HASH: ID(stored=True),
             DUP_KEY: ID(stored=True, sortable=True),
+            MATCH_TEXT: COLUMN(VarBytesColumn()),
         }
     )

@@ -50,6 +50,7 @@ from whoosh.util.times import datetime_to_long
 
 from indexer import schema as F
 from indexer._codec import DENSE_EXT, DENSE_VERSION
+from indexer.matchtext import match_text
 
 PREFETCH = 64  # documents whose positions the ranking checks in one batch
 CACHED_POSTINGS = 2_000_000  # postings kept per engine: 8 bytes each, plus positions of phrase words
@@ -201,6 +202,8 @@ class Engine:
         self._columns: dict[str, tuple[np.ndarray, list[Any]]] = {}
         self._dates: np.ndarray | None = None
         self._dense_files: dict[int, _DenseFile] = {}
+        self._bases = [base for _leaf, base in self.leaves]
+        self._text_columns: dict[int, Any] = {}
 
     # ----- postings and statistics
 
@@ -298,6 +301,26 @@ class Engine:
 
     # ----- document sets
 
+    def term_mask(self, field: str, text: str) -> np.ndarray:
+        """The documents (deleted ones included) holding one term."""
+        out = np.zeros(self.n, dtype=bool)
+        p = self.postings(field, text)
+        if p is not None:
+            out[p.ids] = True
+        return out
+
+    def match_text(self, docnum: int) -> bytes:
+        """A document's stored normal form (``indexer.matchtext``), for exact matching."""
+        i = bisect.bisect_right(self._bases, docnum) - 1
+        leaf, base = self.leaves[i]
+        column = self._text_columns.get(i)
+        if column is None:
+            column = self._text_columns[i] = leaf.column_reader(F.MATCH_TEXT) if leaf.has_column(F.MATCH_TEXT) else False
+        if column is False:
+            stored = leaf.stored_fields(docnum - base)
+            return match_text(None if stored.get(F.TITLE_DERIVED) else stored.get(F.HEADLINE), stored.get(F.BODY, ""))
+        return column[docnum - base]
+
     def mask(self, q: Q.Query) -> np.ndarray:
         """The documents matching ``q`` (deleted ones never)."""
         return self._mask(q) & self.alive
@@ -355,11 +378,25 @@ class Engine:
         columns = [p.positions_many(docs) for p in plists]  # type: ignore[union-attr]
         return [d for d, *positions in zip(docs, *columns) if _in_order(positions, slop)]
 
+    def _per_leaf(self, name: str, *, translate: bool, missing: Any) -> list[Any]:
+        """A column's value for every document, segment by segment: a segment written
+        without the column (no article of it had the field) gives ``missing`` for each
+        of its documents. Whoosh's multi-segment column reader leaves such segments out,
+        which would shift every later document onto another's value."""
+        values: list[Any] = []
+        for leaf, _base in self.leaves:
+            count = leaf.doc_count_all()
+            if leaf.has_column(name):
+                column = leaf.column_reader(name, translate=translate)
+                values.extend(column[d] for d in range(count))
+            else:
+                values.extend([missing] * count)
+        return values
+
     def dates(self) -> np.ndarray:
         """Publication times as Whoosh's raw DATETIME column values; ``NO_DATE`` when undated."""
         if self._dates is None:
-            values = self.reader.column_reader(F.PUBLISHED, translate=False) if self.reader.has_column(F.PUBLISHED) else None
-            self._dates = np.array(list(values) if values is not None else [int(NO_DATE)] * self.n, dtype=np.uint64)
+            self._dates = np.array(self._per_leaf(F.PUBLISHED, translate=False, missing=int(NO_DATE)), dtype=np.uint64)
         return self._dates
 
     def _date_mask(self, q: Q.DateRange) -> np.ndarray:
@@ -455,7 +492,7 @@ class Engine:
         """A stored column as integer codes per document and the list of distinct values."""
         found = self._columns.get(name)
         if found is None:
-            raw = list(self.reader.column_reader(name)) if self.reader.has_column(name) else [None] * self.n
+            raw = self._per_leaf(name, translate=True, missing=None)
             labels: dict[Any, int] = {}
             codes = np.fromiter((labels.setdefault(v, len(labels)) for v in raw), dtype=np.int64, count=len(raw))
             found = self._columns[name] = (codes, list(labels))

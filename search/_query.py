@@ -1,11 +1,15 @@
-"""From what a user types to Whoosh queries.
+"""From what a user types to a plan: what must match, and how to rank.
 
-The default grammar is forgiving: nothing a user types raises. Recognised:
-``"exact phrase"``, ``-word`` (exclude), ``OR`` between two terms,
-``title:`` and ``source:`` prefixes. Everything else is text. Each word is a
-*concept* that matches if the document has the jieba word **or** the same
-characters contiguously (a phrase of character bigrams), so text that jieba
-segments differently in the article still matches.
+The grammar is forgiving: nothing a user types raises. Recognised, as typed on
+a Western or a Chinese keyboard: phrases in ``"…"``, ``“…”``, ``「…」``,
+``『…』``, ``‘…’`` or ``＂…＂``; ``-word``, ``－word`` or ``—word`` (exclude);
+``OR``, ``|`` or ``｜`` between words; ``title:`` and ``source:`` prefixes (also
+with ``：``). Everything else is text, full-width letters and digits included.
+
+Matching is by text, not by jieba's words: each word (the text between spaces)
+and each phrase must occur contiguously in the normalised title or body
+(``search._exact``). jieba's words and the character bigrams only rank, and
+make the partial tiers that follow when few articles hold every word.
 """
 
 from __future__ import annotations
@@ -17,23 +21,33 @@ from dataclasses import dataclass, field
 from whoosh import query as Q
 
 from indexer import schema as F
-from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer
-from indexer.analysis import subwords
+from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer, subwords
+from indexer.matchtext import RUN, normal_form
+from search._exact import Requirement, needle
+from search._variants import variants
 
 MAX_QUERY_CHARS = 500
-MAX_CONCEPTS = 32
+MAX_RANKED_WORDS = 32  # words that rank (every word still has to match)
+MAX_PROXIMITY_PAIRS = MAX_RANKED_WORDS - 1
 TITLE_BOOST = 0.6
 CHAR_WEIGHT = 0.6
 PROXIMITY_BOOST = 0.5
 SUBWORD_WEIGHT = 0.5
 FIELD_PREFIXES = {"title": F.TITLE, "source": F.SOURCE, "标题": F.TITLE, "来源": F.SOURCE}
-_TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
+# Quotes as typed on a Chinese keyboard too (NFKC has already made ＂ a ").
+QUOTES = {'"': '"', "\u201c": "\u201d", "\u300c": "\u300d", "\u300e": "\u300f", "\u2018": "\u2019"}
+EXCLUDE_MARKS = ("-", "\u2014", "\u2013")  # -, — and – (NFKC has made － a -)
+OR_WORDS = ("OR", "|")  # NFKC has made ｜ a |
+_CHUNK_END = re.compile(r"\s|[" + re.escape("".join(QUOTES)) + "]")
 _words = ChineseAnalyzer()
 _chars = ChineseCharAnalyzer()
 
 
 @dataclass
 class ParsedQuery:
+    """What the user asked for. ``words`` are the texts as typed between spaces:
+    each must occur, contiguously, in the title or the body."""
+
     text: str
     words: list[str] = field(default_factory=list)
     phrases: list[str] = field(default_factory=list)
@@ -42,6 +56,7 @@ class ParsedQuery:
     sources: list[str] = field(default_factory=list)
     any_of: list[list[str]] = field(default_factory=list)
     chunks: list[str] = field(default_factory=list)  # the plain text as typed, for character bigrams
+    ignored: list[str] = field(default_factory=list)  # chunks with no letter, digit or Han character
 
     @property
     def empty(self) -> bool:
@@ -52,6 +67,7 @@ class ParsedQuery:
         terms = [*self.words, *self.phrases, *self.title_terms]
         for group in self.any_of:
             terms.extend(group)
+        terms.extend(w for text in [*self.words, *self.phrases] for w in query_words(text))
         return terms
 
 
@@ -70,118 +86,123 @@ def char_tokens(text: str) -> list[str]:
     return [t.text for t in _chars(text, mode="query")]
 
 
+def _has_text(text: str) -> bool:
+    return bool(RUN.search(text))
+
+
+def _scan(text: str) -> list[tuple[bool, str]]:
+    """``(quoted, text)`` pieces: phrases between any pair of quotes, and the chunks between spaces."""
+    out: list[tuple[bool, str]] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch in QUOTES:
+            close = text.find(QUOTES[ch], i + 1)
+            end = n if close == -1 else close
+            out.append((True, text[i + 1 : end]))
+            i = end + 1
+        else:
+            m = _CHUNK_END.search(text, i)
+            end = n if m is None else m.start()
+            out.append((False, text[i:end]))
+            i = end
+    return out
+
+
 def parse(text: str) -> ParsedQuery:
     text = clean(text)
     parsed = ParsedQuery(text=text)
     pending_or = False
-    for match in _TOKEN.finditer(text):
-        quoted, raw = match.group(1), match.group(2)
-        if quoted is not None:
-            if quoted.strip():
-                parsed.phrases.append(quoted.strip())
-            pending_or = False
+    last = ""  # what the latest plain chunk became: "word" or "group"
+    for quoted, raw in _scan(unicodedata.normalize("NFKC", text)):
+        if quoted:
+            if _has_text(raw):
+                parsed.phrases.append(" ".join(raw.split()))
+            pending_or, last = False, ""
             continue
-        assert raw is not None
-        if raw == "OR":
-            pending_or = bool(parsed.words or parsed.any_of)
+        if raw in OR_WORDS:
+            pending_or = bool(last)
             continue
-        if raw.startswith("-") and len(raw) > 1:
-            parsed.excluded.append(raw[1:].strip('"'))
+        mark = next((m for m in EXCLUDE_MARKS if raw.startswith(m)), None)
+        if mark and len(raw) > len(mark):
+            rest = raw[len(mark) :]
+            if _has_text(rest):
+                parsed.excluded.append(rest)
             continue
         prefix, sep, rest = raw.partition(":")
-        if not sep:
-            prefix, sep, rest = raw.partition("：")
         if sep and rest and prefix.lower() in FIELD_PREFIXES:
             target = FIELD_PREFIXES[prefix.lower()]
-            (parsed.title_terms if target == F.TITLE else parsed.sources).append(rest.strip('"'))
+            if _has_text(rest):
+                (parsed.title_terms if target == F.TITLE else parsed.sources).append(rest)
             continue
-        words = query_words(raw) or ([raw] if char_tokens(raw) else [])
-        parsed.chunks.append(raw)
-        if pending_or and words:
-            previous = parsed.any_of.pop() if parsed.any_of and _last_was_group(parsed) else [parsed.words.pop()]
-            previous.append(" ".join(words) if len(words) > 1 else words[0])
-            parsed.any_of.append(previous)
-            words = []
+        alternatives = [a for a in raw.split("|") if _has_text(a)] if "|" in raw else [raw]
+        if not alternatives or not _has_text(alternatives[0]):
+            parsed.ignored.append(raw)
+            continue
+        parsed.chunks.extend(alternatives)
+        if pending_or or len(alternatives) > 1:
+            if pending_or:
+                previous = parsed.any_of.pop() if last == "group" else [parsed.words.pop()]
+                alternatives = previous + alternatives
+            parsed.any_of.append(list(dict.fromkeys(alternatives)))
+            last = "group"
+        else:
+            parsed.words.append(raw)
+            last = "word"
         pending_or = False
-        parsed.words.extend(words)
-    parsed.words = parsed.words[:MAX_CONCEPTS]
+    parsed.words = list(dict.fromkeys(parsed.words))
     return parsed
 
 
-def _last_was_group(parsed: ParsedQuery) -> bool:
-    return bool(parsed.any_of) and not parsed.words
-
-
-def _char_phrase(fieldname: str, text: str, *, single_chars: bool = True) -> Q.Query | None:
-    """The characters of ``text``, contiguous. A lone Han character is a prefix over
-    the bigrams (it costs one posting list per bigram), so it is only used when
-    ``single_chars`` asks for it."""
-    grams = char_tokens(text)
-    if not grams:
-        return None
-    if len(grams) == 1:
-        gram = grams[0]
-        if len(gram) == 1 and _is_han(gram):
-            return Q.Prefix(fieldname, gram) if single_chars else None
-        return Q.Term(fieldname, gram)
-    return Q.Phrase(fieldname, grams)
-
-
-def concept(text: str, *, fields: tuple[str, ...] = (F.TITLE, F.BODY), single_chars: bool = False) -> Q.Query:
-    """Matches documents holding ``text``: as jieba words or as contiguous characters."""
-    clauses: list[Q.Query] = []
-    words = query_words(text)
-    char_fields = {F.TITLE: F.TITLE_CHARS, F.BODY: F.BODY_CHARS}
-    for name in fields:
-        if len(words) == 1:
-            clauses.append(Q.Term(name, words[0]))
-        elif words:
-            clauses.append(Q.Phrase(name, words, slop=2))
-        char_q = _char_phrase(char_fields[name], text, single_chars=single_chars or not words)
-        if char_q is not None:
-            clauses.append(char_q)
-    return Q.Or(clauses) if clauses else Q.NullQuery
+def _bigrams(text: str) -> list[str]:
+    return [g for g in char_tokens(text) if len(g) == 2 and _is_han(g)]
 
 
 def ranking_clauses(parsed: ParsedQuery) -> list[Q.Query]:
-    """Scoring terms: BM25 over words (title boosted) plus bigrams, and a proximity bonus."""
+    """Scoring terms: BM25 over words (title boosted) plus Han bigrams (single
+    characters when the query has no bigram), and a proximity bonus."""
     clauses: list[Q.Query] = []
     texts = [*parsed.words, *parsed.phrases]
     for group in parsed.any_of:
         texts.extend(group)
     for text in parsed.title_terms:
         clauses += [Q.Term(F.TITLE, w, boost=TITLE_BOOST) for w in query_words(text)]
-        clauses += [Q.Term(F.TITLE_CHARS, g, boost=CHAR_WEIGHT * TITLE_BOOST) for g in char_tokens(text)]
+        grams = _bigrams(text) or [g for g in char_tokens(text) if len(g) == 1]
+        clauses += [Q.Term(F.TITLE_CHARS, g, boost=CHAR_WEIGHT * TITLE_BOOST) for g in grams]
     words: list[str] = []
     for text in texts:
         words.extend(query_words(text) or [])
-    for word in dict.fromkeys(words):
+    for word in list(dict.fromkeys(words))[:MAX_RANKED_WORDS]:
         clauses.append(Q.Term(F.BODY, word))
         clauses.append(Q.Term(F.TITLE, word, boost=TITLE_BOOST))
+        if not _is_han(word):
+            # Letters and digits (2008, 5g) also weigh as a CJK bigram engine's whole-word terms do.
+            clauses.append(Q.Term(F.BODY, word, boost=CHAR_WEIGHT))
+            clauses.append(Q.Term(F.TITLE, word, boost=CHAR_WEIGHT * TITLE_BOOST))
         for sub, _ in subwords(word):
             clauses.append(Q.Term(F.BODY, sub, boost=SUBWORD_WEIGHT))
-    grams: list[str] = []
     # Bigrams of the text as typed, across word boundaries and stop words, as a
-    # CJK bigram engine would see it.
+    # CJK bigram engine would see it; single characters when there is none.
+    grams: list[str] = []
     for text in [*parsed.chunks, *parsed.phrases]:
-        grams.extend(g for g in char_tokens(text) if len(g) > 1 or not _is_han(g))
-    for gram in dict.fromkeys(grams):
+        grams.extend(_bigrams(text))
+    if not grams:
+        grams = [g for text in [*parsed.chunks, *parsed.phrases] for g in char_tokens(text)
+                 if len(g) == 1 and (_is_han(g) or len(normal_form(text)) == 1)]
+    for gram in list(dict.fromkeys(grams))[: MAX_RANKED_WORDS * 2]:
         clauses.append(Q.Term(F.BODY_CHARS, gram, boost=CHAR_WEIGHT))
         clauses.append(Q.Term(F.TITLE_CHARS, gram, boost=CHAR_WEIGHT * TITLE_BOOST))
-    if not grams:
-        for text in texts:
-            q = _char_phrase(F.BODY_CHARS, text)
-            if q is not None:
-                clauses.append(q)
-    for a, b in zip(parsed.words, parsed.words[1:]):
+    sequence = [w for text in parsed.words for w in query_words(text)][:MAX_RANKED_WORDS]
+    for a, b in list(zip(sequence, sequence[1:]))[:MAX_PROXIMITY_PAIRS]:
         clauses.append(Q.Phrase(F.BODY, [a, b], slop=3, boost=PROXIMITY_BOOST))
     return clauses
 
 
 def any_term_query(ranking: Q.Query, *, fields: tuple[str, ...] | None = None) -> Q.Query:
-    """Documents with any single term of the ranking query (positions not read),
-    optionally only the terms of some fields."""
-    terms = [q for q in ranking.children() if isinstance(q, (Q.Term, Q.Prefix))] if isinstance(ranking, Q.Or) else []
+    """Documents with any single term of the ranking query, optionally only the terms of some fields."""
+    terms = [q for q in ranking.children() if isinstance(q, Q.Term)] if isinstance(ranking, Q.Or) else []
     if fields is not None:
         terms = [q for q in terms if q.fieldname in fields]
     return Q.Or(terms) if terms else Q.NullQuery
@@ -191,49 +212,59 @@ def _is_han(text: str) -> bool:
     return all("\u3400" <= c <= "\u9fff" for c in text)
 
 
-def word_concept(text: str) -> Q.Query:
-    """``text`` as jieba words only: the cheap test, tried before the character phrases."""
-    words = query_words(text)
-    if not words:
-        return concept(text)
-    if len(words) == 1:
-        return Q.Or([Q.Term(F.TITLE, words[0]), Q.Term(F.BODY, words[0])])
-    return Q.Or([Q.Phrase(F.TITLE, words, slop=2), Q.Phrase(F.BODY, words, slop=2)])
+def _requirement(texts: list[str], *, title_only: bool = False, regional: bool = False) -> Requirement | None:
+    forms: list[str] = []
+    for text in texts:
+        forms.extend(variants(text) if regional else [normal_form(text)])
+    needles = tuple(n for n in (needle(f, title_only=title_only) for f in dict.fromkeys(forms)) if n is not None)
+    return Requirement(needles) if needles else None
 
 
-def strict_query(parsed: ParsedQuery, *, chars: bool = True) -> Q.Query:
-    """Every word, phrase and field term must match.
-
-    With ``chars`` a word also matches as contiguous characters inside other
-    words (slower: it reads character positions).
-    """
-    required: list[Q.Query] = [concept(w) if chars else word_concept(w) for w in parsed.words]
-    required += [_phrase_required(p) for p in parsed.phrases]
-    required += [concept(t, fields=(F.TITLE,)) for t in parsed.title_terms]
-    required += [Q.Or([concept(t) for t in group]) for group in parsed.any_of]
-    return Q.And(required) if required else Q.NullQuery
+def exact_plan(parsed: ParsedQuery, *, regional: bool = False) -> list[Requirement]:
+    """What the exact tier requires: every word and phrase as contiguous text, title
+    terms in the title, one text of each OR group; with ``regional`` each may also
+    be one of its regional forms (网络 / 網路)."""
+    groups = [[w] for w in parsed.words] + [[p] for p in parsed.phrases] + parsed.any_of
+    plan = [_requirement(g, regional=regional) for g in groups]
+    plan += [_requirement([t], title_only=True, regional=regional) for t in parsed.title_terms]
+    return [r for r in plan if r is not None]
 
 
-def _phrase_required(text: str) -> Q.Query:
-    """An exact phrase: the same contiguous characters in the title or the body."""
-    clauses = [q for q in (_char_phrase(F.TITLE_CHARS, text), _char_phrase(F.BODY_CHARS, text)) if q is not None]
-    return Q.Or(clauses) if clauses else Q.NullQuery
+def has_variants(parsed: ParsedQuery) -> bool:
+    texts = [*parsed.words, *parsed.phrases, *parsed.title_terms, *(t for g in parsed.any_of for t in g)]
+    return any(len(variants(t)) > 1 for t in texts)
 
 
-def partial_query(parsed: ParsedQuery, *, single_chars: bool = False) -> Q.Query:
-    """Any word, phrase or field term matches (the relaxed query).
+def words_plan(parsed: ParsedQuery) -> list[Requirement]:
+    """The second tier: every jieba word of the words and phrases, anywhere (not
+    necessarily together), and the title terms and OR groups as in the first."""
+    plan: list[Requirement | None] = []
+    for text in [*parsed.words, *parsed.phrases]:
+        words = query_words(text) or [text]
+        plan.extend(_requirement([w]) for w in dict.fromkeys(words))
+    plan += [_requirement(g) for g in parsed.any_of]
+    plan += [_requirement([t], title_only=True) for t in parsed.title_terms]
+    return [r for r in plan if r is not None]
 
-    With ``single_chars`` a lone character also matches inside longer words:
-    the last resort before answering with nothing.
-    """
-    parts: list[Q.Query] = [concept(w, single_chars=single_chars) for w in parsed.words]
-    parts += [_phrase_required(p) for p in parsed.phrases]
-    parts += [concept(t, fields=(F.TITLE,)) for t in parsed.title_terms]
-    parts += [concept(t) for group in parsed.any_of for t in group]
-    return Q.Or(parts) if parts else Q.NullQuery
+
+def exclusion_plan(parsed: ParsedQuery) -> list[Requirement]:
+    """Each excluded text: a document holding any of them is left out."""
+    return [r for r in (_requirement([t]) for t in parsed.excluded) if r is not None]
 
 
-def exclusion_query(parsed: ParsedQuery) -> Q.Query | None:
-    if not parsed.excluded:
-        return None
-    return Q.Or([concept(text) for text in parsed.excluded])
+def word_count(parsed: ParsedQuery) -> int:
+    texts = [*parsed.words, *parsed.phrases, *parsed.title_terms, *(t for g in parsed.any_of for t in g)]
+    return len({w for t in texts for w in (query_words(t) or [t])})
+
+
+def fallback_queries(parsed: ParsedQuery, ranking: Q.Query) -> list[Q.Query]:
+    """Partial matches, tried in turn until one finds something: any query word (or
+    dictionary word inside one), any Han bigram, any Han character."""
+    # A character alone only where the query has it alone (one shared character of two words is noise).
+    singles = [w for text in parsed.chunks + parsed.phrases for w in [normal_form(text), *query_words(text)]]
+    unigrams = [w for w in singles if len(w) == 1 and _is_han(w)]
+    return [
+        any_term_query(ranking, fields=F.WORD_FIELDS),
+        any_term_query(ranking),
+        Q.Or([Q.Term(f, g) for g in dict.fromkeys(unigrams) for f in F.CHAR_FIELDS]) if unigrams else Q.NullQuery,
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time as dtime
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from whoosh.searching import Searcher
 from indexer import schema as F
 from search import _query
 from search._engine import NO_DATE, Engine, engine_for
+from search._exact import Matcher
 from search._index import CACHE
 from search._snippets import highlight, prepare_terms, snippet
 from search._suggest import vocabulary
+from search._variants import variants
 from search._types import ArticleView, FacetValue, Hit, QueryInfo, SearchResults
 from search.errors import ArticleNotFoundError, QuerySyntaxError, SearchError
 
@@ -26,11 +29,10 @@ IndexDir = str | os.PathLike[str] | None
 SORTS = ("relevance", "date")
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
-# Fewer documents than this with every word: partial matches follow them.
+# Fewer articles than this hold every word: partial matches follow them (after a divider).
 RELAX_BELOW = 10
 FACET_LIMIT = 20
-# Documents with every word rank above partial matches.
-STRICT_FIRST = True
+MERGE_WORDS_TIER = False
 
 
 def _date_bound(value: Any, name: str, *, end: bool) -> datetime | None:
@@ -91,8 +93,16 @@ def search(
     year: str | int | None = None,
     date_from: date | datetime | str | None = None,
     date_to: date | datetime | str | None = None,
+    correct: bool = True,
 ) -> SearchResults:
-    """Search the index. Everything in ``q`` is safe: syntax is escaped unless it is the small supported set."""
+    """Search the index. Everything in ``q`` is safe: syntax is escaped unless it is the small supported set.
+
+    ``total`` counts the articles whose title or body holds every word and phrase
+    as typed (normalised); regional forms and partial matches, when listed, follow
+    them and are counted apart in ``query_info``. With ``correct`` a query that
+    matches nothing is answered with a likely correction's results, when it has
+    any (``query_info.corrected_from`` then holds what was typed).
+    """
     started = time.perf_counter()
     if not isinstance(q, str):
         raise QuerySyntaxError("the query must be text")
@@ -111,72 +121,139 @@ def search(
                          ("date_from", date_from), ("date_to", date_to)) if v)
     if parsed.empty and not filters:
         return SearchResults(query=parsed.text, total=0, page=page, per_page=per_page, pages=0, hits=(),
-                             query_info=QueryInfo(text=parsed.text, words=(), filters=info_filters), sort=sort)
+                             query_info=_info(parsed, info_filters), sort=sort)
+    request = _Request(parsed, filters, page, per_page, sort, info_filters)
     try:
-        return _run(searcher, generation, parsed, filters, page, per_page, sort, info_filters, started)
+        res = _run(searcher, request)
+        if correct and not parsed.empty and res.total == 0 and not res.query_info.regional_total:
+            res = _corrected(searcher, generation, request) or res
+        elif not parsed.empty and 0 < res.total < RELAX_BELOW:
+            res = replace(res, suggestion=_better_spelling(searcher, generation, request, res.total))
     except SearchError:
         raise
     except (OSError, EOFError, ValueError) as exc:
         raise SearchError(f"the index could not be searched: {exc}") from exc
+    return replace(res, seconds=time.perf_counter() - started)
 
 
-def _run(searcher: Searcher, generation: Path, parsed: _query.ParsedQuery, filters: list[Q.Query], page: int,
-         per_page: int, sort: str, info_filters: tuple[tuple[str, str], ...], started: float) -> SearchResults:
+@dataclass(frozen=True)
+class _Request:
+    parsed: _query.ParsedQuery
+    filters: list[Q.Query]
+    page: int
+    per_page: int
+    sort: str
+    info_filters: tuple[tuple[str, str], ...]
+
+
+def _info(parsed: _query.ParsedQuery, filters: tuple[tuple[str, str], ...], **counts: Any) -> QueryInfo:
+    return QueryInfo(
+        text=parsed.text, words=tuple(parsed.words), phrases=tuple(parsed.phrases), excluded=tuple(parsed.excluded),
+        fields=tuple([("title", t) for t in parsed.title_terms] + [("source", s) for s in parsed.sources]),
+        any_of=tuple(tuple(g) for g in parsed.any_of), filters=filters, ignored=tuple(parsed.ignored), **counts,
+    )
+
+
+def _corrected(searcher: Searcher, generation: Path, request: _Request) -> SearchResults | None:
+    """The results of a likely correction of a query that matches nothing, when it matches something."""
+    candidate = _suggestion(generation, request.parsed)
+    if candidate is None:
+        return None
+    fixed = _run(searcher, replace(request, parsed=_query.parse(candidate)))
+    if fixed.total == 0:
+        return None
+    info = replace(fixed.query_info, corrected_from=request.parsed.text)
+    return replace(fixed, suggestion=candidate, query_info=info)
+
+
+def _better_spelling(searcher: Searcher, generation: Path, request: _Request, total: int) -> str | None:
+    """A correction worth offering for a query with a few matches: one with ten times as many."""
+    candidate = _suggestion(generation, request.parsed)
+    if candidate is None:
+        return None
     engine = engine_for(searcher)
+    parsed = _query.parse(candidate)
+    matched = Matcher(engine.term_mask, engine.match_text, engine.n).all_of(_query.exact_plan(parsed), engine.alive)
+    return candidate if int(np.count_nonzero(matched)) >= 10 * total else None
+
+
+def _run(searcher: Searcher, request: _Request) -> SearchResults:
+    parsed, sort = request.parsed, request.sort
+    engine = engine_for(searcher)
+    matcher = Matcher(engine.term_mask, engine.match_text, engine.n)
     allowed = engine.alive.copy()
-    exclusion = _query.exclusion_query(parsed)
-    if exclusion is not None:
-        allowed &= ~engine.mask(exclusion)
-    for f in filters:
+    for f in request.filters:
         allowed &= engine.mask(f)
+    excluded = _query.exclusion_plan(parsed)
+    if excluded:
+        allowed &= ~matcher.any_of(excluded, allowed)
     clauses: list[Q.Query] = []
+    none = np.zeros(engine.n, dtype=bool)
     if parsed.empty:
-        strict = allowed
+        exact, regional, partial = allowed, none, none
         sort = "date" if sort == "relevance" else sort
+        tiers = [exact]
     else:
         clauses = _query.ranking_clauses(parsed)
-        ranking = Q.Or(clauses)
-        # Words as jieba words first; only when few articles have them all are
-        # character phrases read too (they also find text jieba split differently).
-        strict = engine.mask(_query.strict_query(parsed, chars=False)) & allowed
-        if np.count_nonzero(strict) < RELAX_BELOW:
-            strict |= engine.mask(_query.strict_query(parsed)) & allowed
-    pool = strict
-    strict_total = int(np.count_nonzero(strict))
-    if strict_total < RELAX_BELOW and not parsed.empty:
-        # Partial matches: articles with any of the query's words; only when none
-        # has one, any of its bigrams (no positions read).
-        pool = strict | (engine.mask(_query.any_term_query(ranking, fields=F.WORD_FIELDS)) & allowed)
-        if not pool.any():
-            pool = engine.mask(_query.any_term_query(ranking)) & allowed
-        if not pool.any():
-            pool = engine.mask(_query.partial_query(parsed, single_chars=True)) & allowed
-    relaxed = int(np.count_nonzero(pool)) > strict_total
-    facets, group_sizes, dup_codes = _facets(engine, pool)
-    total = int(np.count_nonzero(group_sizes))
+        exact = matcher.all_of(_query.exact_plan(parsed), allowed)
+        regional = none
+        if _query.has_variants(parsed):
+            regional = matcher.all_of(_query.exact_plan(parsed, regional=True), allowed & ~exact)
+        found = int(np.count_nonzero(exact)) + int(np.count_nonzero(regional))
+        partial = none
+        tiers = [exact, regional]
+        # A phrase with exact matches shows only those; few matches are followed by partial ones.
+        # A one-word query's partial matches would be fragments of its word (哥伦比亚 for 比亚迪).
+        if not (parsed.phrases and exact.any()) and found < RELAX_BELOW and not (found and _query.word_count(parsed) < 2):
+            rest = allowed & ~exact & ~regional
+            every_word = matcher.all_of(_query.words_plan(parsed), rest)
+            some = none
+            for level, q in enumerate(_query.fallback_queries(parsed, Q.Or(clauses))):
+                if level and (found or every_word.any() or some.any()):
+                    break  # bigrams and characters only when nothing else matched
+                some = engine.mask(q) & rest & ~every_word
+            partial = every_word | some
+            tiers += [every_word, some]
+            if MERGE_WORDS_TIER:
+                tiers = [exact | every_word, regional, some]
+    listed = exact | regional | partial
+    scope = exact if exact.any() or parsed.empty else listed
+    facets = _facets(engine, scope)
+    dup_codes, dup_labels = engine.column(F.DUP_KEY)
+    group_sizes = np.bincount(dup_codes[np.flatnonzero(listed)], minlength=len(dup_labels))
+    groups = int(np.count_nonzero(group_sizes))
+    page, per_page = request.page, request.per_page
     need = page * per_page
-    first_tier = strict if STRICT_FIRST else np.zeros_like(strict)
     limit: int | None = need * 2 + 10
     while True:  # over-fetch for collapsing; fetch more only if reprints ate the page
-        order = _order(engine, clauses, first_tier, pool & ~first_tier, limit, sort)
+        order = _order(engine, clauses, tiers, limit, sort)
         chosen = _collapse(order, dup_codes, need)
         if len(chosen) >= need or limit is None or len(order) < limit:
             break
-        limit = limit * 4 if limit < np.count_nonzero(pool) else None
-    terms = prepare_terms(parsed.highlight_terms())
-    hits = tuple(_hit(searcher, docnum, score, terms, int(group_sizes[dup_codes[docnum]]) - 1)
-                 for docnum, score in chosen[(page - 1) * per_page : need])
-    suggestion = _suggestion(generation, parsed) if not parsed.empty else None
-    info = QueryInfo(
-        text=parsed.text, words=tuple(parsed.words), phrases=tuple(parsed.phrases), excluded=tuple(parsed.excluded),
-        fields=tuple([("title", t) for t in parsed.title_terms] + [("source", s) for s in parsed.sources]),
-        any_of=tuple(tuple(g) for g in parsed.any_of), relaxed=relaxed, strict_total=strict_total, filters=info_filters,
+        limit = limit * 4 if limit < np.count_nonzero(listed) else None
+    terms = prepare_terms(parsed.highlight_terms() + [v for t in parsed.words + parsed.phrases for v in variants(t)])
+    hits = tuple(_hit(searcher, docnum, score, terms, int(group_sizes[dup_codes[docnum]]) - 1, _TIER_NAMES[tier])
+                 for docnum, score, tier in chosen[(page - 1) * per_page : need])
+    n_exact = int(np.count_nonzero(exact))
+    n_listed = int(np.count_nonzero(listed))
+    info = _info(
+        parsed, request.info_filters, relaxed=bool(partial.any()), strict_total=n_exact,
+        regional_total=int(np.count_nonzero(regional)), partial_total=int(np.count_nonzero(partial)),
+        folded=n_listed - groups, facets_of="exact" if scope is exact else "listed",
+        regional_forms=_regional_forms(parsed) if regional.any() else (),
     )
     return SearchResults(
-        query=parsed.text, total=total, page=page, per_page=per_page, pages=math.ceil(total / per_page),
-        hits=hits, facets=facets, suggestion=suggestion, query_info=info, sort=sort,
-        seconds=time.perf_counter() - started,
+        query=parsed.text, total=n_exact, page=page, per_page=per_page,
+        pages=min(MAX_PAGE, math.ceil(groups / per_page)), hits=hits, facets=facets, query_info=info, sort=sort,
     )
+
+
+_TIER_NAMES = ("exact", "regional", "partial", "partial")
+
+
+def _regional_forms(parsed: _query.ParsedQuery) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    texts = [*parsed.words, *parsed.phrases, *parsed.title_terms, *(t for g in parsed.any_of for t in g)]
+    return tuple((t, variants(t)[1:]) for t in texts if len(variants(t)) > 1)
 
 
 def _by_date(engine: Engine, docs: np.ndarray, limit: int | None) -> list[tuple[int, float]]:
@@ -189,32 +266,35 @@ def _by_date(engine: Engine, docs: np.ndarray, limit: int | None) -> list[tuple[
     return [(int(ids[i]), 0.0) for i in order]
 
 
-def _order(engine: Engine, clauses: list[Q.Query], first: np.ndarray, rest: np.ndarray, limit: int | None,
-           sort: str) -> list[tuple[int, float]]:
-    """The first ``limit`` docnums: all-word matches first, then partial matches."""
+def _order(engine: Engine, clauses: list[Q.Query], tiers: list[np.ndarray], limit: int | None,
+           sort: str) -> list[tuple[int, float, int]]:
+    """The first ``limit`` docnums, tier by tier (exact, regional, partial), each ranked or by date."""
     rank = (lambda docs, n: _by_date(engine, docs, n)) if sort == "date" else (lambda docs, n: engine.rank(clauses, docs, n))
-    order = rank(first, limit)
-    if rest.any() and (limit is None or len(order) < limit):
-        order += rank(rest, None if limit is None else limit - len(order))
+    order: list[tuple[int, float, int]] = []
+    for t, docs in enumerate(tiers):
+        if limit is not None and len(order) >= limit:
+            break
+        if docs.any():
+            order += [(d, s, t) for d, s in rank(docs, None if limit is None else limit - len(order))]
     return order
 
 
-def _collapse(order: list[tuple[int, float]], dup_codes: np.ndarray, need: int) -> list[tuple[int, float]]:
+def _collapse(order: list[tuple[int, float, int]], dup_codes: np.ndarray, need: int) -> list[tuple[int, float, int]]:
     """Keep the best of each group of reprints, up to ``need`` hits."""
     seen: set[int] = set()
-    chosen: list[tuple[int, float]] = []
-    for docnum, score in order:
+    chosen: list[tuple[int, float, int]] = []
+    for docnum, score, tier in order:
         key = int(dup_codes[docnum])
         if key not in seen:
             seen.add(key)
-            chosen.append((docnum, score))
+            chosen.append((docnum, score, tier))
             if len(chosen) >= need:
                 break
     return chosen
 
 
-def _facets(engine: Engine, docs: np.ndarray) -> tuple[dict[str, tuple[FacetValue, ...]], np.ndarray, np.ndarray]:
-    """Facet counts over the whole result set, and the size of each reprint group in it."""
+def _facets(engine: Engine, docs: np.ndarray) -> dict[str, tuple[FacetValue, ...]]:
+    """Facet counts over a set of articles (every article, reprints included)."""
     ids = np.flatnonzero(docs)
     facets: dict[str, tuple[FacetValue, ...]] = {}
     for name in F.FACET_FIELDS:
@@ -223,11 +303,10 @@ def _facets(engine: Engine, docs: np.ndarray) -> tuple[dict[str, tuple[FacetValu
         present = [(labels[c], int(counts[c])) for c in np.flatnonzero(counts).tolist() if labels[c] not in (None, "", b"")]
         present.sort(key=lambda kv: (-kv[1], str(kv[0])))
         facets[name] = tuple(FacetValue(str(v), n) for v, n in present[:FACET_LIMIT])
-    dup_codes, dup_labels = engine.column(F.DUP_KEY)
-    return facets, np.bincount(dup_codes[ids], minlength=len(dup_labels)), dup_codes
+    return facets
 
 
-def _hit(searcher: Searcher, docnum: int, score: float, terms: list[str], duplicates: int) -> Hit:
+def _hit(searcher: Searcher, docnum: int, score: float, terms: list[str], duplicates: int, match: str = "exact") -> Hit:
     stored = searcher.stored_fields(docnum)
     title = stored.get(F.HEADLINE, "")
     body = stored.get(F.BODY, "")
@@ -243,6 +322,7 @@ def _hit(searcher: Searcher, docnum: int, score: float, terms: list[str], duplic
         category=stored.get(F.CATEGORY),
         duplicates=max(0, duplicates),
         title_derived=bool(stored.get(F.TITLE_DERIVED)),
+        match=match,
     )
 
 

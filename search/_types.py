@@ -32,6 +32,7 @@ class Hit:
     category: str | None = None
     duplicates: int = 0
     title_derived: bool = False
+    match: str = "exact"  # "exact": holds every word as typed; "regional": as a regional form; "partial": lacks some
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -54,8 +55,15 @@ class QueryInfo:
     fields: tuple[tuple[str, str], ...] = ()
     any_of: tuple[tuple[str, ...], ...] = ()
     relaxed: bool = False
-    strict_total: int = 0
+    strict_total: int = 0  # articles holding every word and phrase as typed (the results' total)
     filters: tuple[tuple[str, str], ...] = ()
+    regional_total: int = 0  # further articles holding them only in a regional form (网路 for 网络)
+    partial_total: int = 0  # further articles listed after those, lacking some word
+    folded: int = 0  # listed articles folded into another as reprints
+    facets_of: str = "exact"  # "exact": facets count the total's articles; "listed": every listed one
+    regional_forms: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    ignored: tuple[str, ...] = ()  # typed chunks with nothing to match (punctuation alone)
+    corrected_from: str | None = None  # what was typed, when these are a correction's results
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))

@@ -63,13 +63,10 @@ def test_document_sets_match_whoosh(searcher) -> None:  # type: ignore[no-untype
         parsed = _query.parse(text)
         ranking = Q.Or(_query.ranking_clauses(parsed))
         queries = [
-            _query.strict_query(parsed, chars=False),
-            _query.strict_query(parsed),
             _query.any_term_query(ranking, fields=F.WORD_FIELDS),
-            _query.partial_query(parsed, single_chars=True),
+            _query.any_term_query(ranking),
+            *_query.fallback_queries(parsed, ranking),
         ]
-        if (exclusion := _query.exclusion_query(parsed)) is not None:
-            queries.append(exclusion)
         for q in queries:
             expected = _whoosh_docs(searcher, q)
             actual = set(engine.mask(q).nonzero()[0].tolist())
@@ -83,10 +80,6 @@ def test_scores_match_whoosh_bm25(searcher) -> None:  # type: ignore[no-untyped-
     for text in _queries(40):
         parsed = _query.parse(text)
         clauses = _query.ranking_clauses(parsed)
-        if any(isinstance(c, Q.Prefix) for c in clauses):
-            # On purpose the engine scores a one-character prefix by BM25 over the bigrams it
-            # expands to; Whoosh gives every match the same constant score.
-            continue
         pool = engine.mask(_query.any_term_query(Q.Or(clauses)))
         if not pool.any():
             continue

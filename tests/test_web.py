@@ -138,7 +138,7 @@ def test_results_are_highlighted_with_count_time_source_and_date(client: FlaskCl
     html = html_of(client, "/?q=合作")
     assert 'value="合作"' in html
     assert "<mark>合作</mark>" in html
-    assert re.search(r"找到约 <strong>\d+</strong> 条结果", html)
+    assert re.search(r"<strong>\d+</strong> 篇包含全部检索词", html)
     assert re.search(r"（\d+\.\d\d 秒）", html)
     assert "央视网" in html and '<time datetime="2022-01-01">2022-01-01</time>' in html
     assert 'class="understood"' in html and '<span class="term">合作</span>' in html
@@ -198,10 +198,14 @@ def test_sort_by_date(client: FlaskClient) -> None:
     assert '<input type="hidden" name="sort" value="date">' in html
 
 
-def test_did_you_mean_links_the_suggestion(client: FlaskClient) -> None:
+def test_a_query_matching_nothing_shows_its_correction_with_a_way_back(client: FlaskClient) -> None:
     html = html_of(client, "/?q=qiqihaer")
-    assert 'class="did-you-mean"' in html
+    assert 'class="did-you-mean corrected"' in html and "以下为您显示“" in html
     assert '<a href="/?q=%E9%BD%90%E9%BD%90%E5%93%88%E5%B0%94">齐齐哈尔</a>' in html
+    back = re.search(r'仍然搜索：<a href="([^"]+)">qiqihaer</a>', html)
+    assert back and "nofix=1" in back.group(1)
+    html = html_of(client, back.group(1).replace("&amp;", "&"))
+    assert "以下为您显示" not in html and 'value="qiqihaer"' in html
 
 
 def test_relaxed_query_is_explained(client: FlaskClient) -> None:
@@ -216,7 +220,7 @@ def test_excluded_words_are_shown(client: FlaskClient) -> None:
 
 def test_empty_result_is_helpful(client: FlaskClient) -> None:
     html = html_of(client, "/?q=完全不存在的词语组合&year=2022")
-    assert "没有找到与“完全不存在的词语组合”相关的文章" in html
+    assert "没有找到包含“完全不存在的词语组合”的文章" in html
     assert "去掉全部筛选条件" in html
 
 

@@ -21,6 +21,7 @@ class SearchArgs:
     per_page: int = 10
     sort: str = "relevance"
     filters: dict[str, str] = field(default_factory=dict)
+    correct: bool = True  # answer a query that matches nothing with a likely correction's results
 
     @property
     def blank(self) -> bool:
@@ -53,6 +54,7 @@ def parse_search_args(args: Mapping[str, str], *, max_chars: int, per_page: int)
         per_page=_whole(args, "per_page", per_page),
         sort=args.get("sort", "").strip() or "relevance",
         filters=filters,
+        correct=args.get("nofix", "").strip() in ("", "0"),
     )
 
 

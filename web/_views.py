@@ -18,7 +18,7 @@ def _converters(state: Any) -> None:
     state.app.url_map.converters["article_id"] = ArticleIdConverter
 SUGGEST_LIMIT = 8
 RELATED_LIMIT = 5
-_URL_KEYS = ("q", *FILTERS, "sort", "per_page", "page")
+_URL_KEYS = ("q", *FILTERS, "sort", "per_page", "page", "nofix")
 
 
 def _index_dir() -> Any:
@@ -32,7 +32,7 @@ def _max_chars() -> int:
 def _search(args: SearchArgs) -> tuple[engine.SearchResults, float]:
     started = time.perf_counter()
     res = engine.search(args.q, index_dir=_index_dir(), page=args.page, per_page=args.per_page, sort=args.sort,
-                        **args.filters)
+                        correct=args.correct, **args.filters)
     return res, (time.perf_counter() - started) * 1000
 
 

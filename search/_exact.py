@@ -1,0 +1,125 @@
+"""Exact matching: the documents whose normalised title or body holds a text.
+
+A text is found in two steps, both exact together:
+
+1. candidates: the documents whose title, or whose body, holds every character
+   gram of the text (``indexer.matchtext.needle_grams``), from the character
+   fields' postings; for a text of one or two letters, digits or Han characters
+   these postings are the answer;
+2. otherwise each candidate's stored normal form (``indexer.matchtext``) is
+   searched for the text, one read per document for all the texts of a query.
+
+So a single character, a word jieba cut inside a longer one (``兰抵抗`` in
+伊斯兰抵抗运动) and text with punctuation are all found exactly, whatever the
+segmenter did. The cost is bounded by the number of candidates: postings are
+numpy masks, and each candidate's text is read at most once per query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer import schema as F
+from indexer.matchtext import SEPARATOR, needle_grams, title_part
+
+_SEP = SEPARATOR.encode()
+
+
+@dataclass(frozen=True)
+class Needle:
+    """One text in normal form, and how to find it."""
+
+    text: str
+    grams: tuple[str, ...]
+    decided: bool  # the grams' postings alone decide
+    title_only: bool = False
+
+    @property
+    def utf8(self) -> bytes:
+        return self.text.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Satisfied by a document that holds any of its needles (one, or an OR group, or regional forms)."""
+
+    needles: tuple[Needle, ...]
+
+
+def needle(text: str, *, title_only: bool = False) -> Needle | None:
+    """``text`` (already in normal form) as a needle; None when it has no letter, digit or Han character."""
+    grams, decided = needle_grams(text)
+    if not grams or _SEP in text.encode("utf-8"):
+        return None
+    return Needle(text, grams, decided, title_only)
+
+
+class Matcher:
+    """Evaluates requirements on one engine (its postings and stored match texts), caching texts per query."""
+
+    def __init__(self, term_mask: Callable[[str, str], np.ndarray], text_of: Callable[[int], bytes], n: int) -> None:
+        self._term_mask = term_mask
+        self._text_of = text_of
+        self._n = n
+        self._texts: dict[int, bytes] = {}
+        self.verified = 0  # documents whose text was read, for tests and benchmarks
+
+    def candidates(self, n: Needle) -> np.ndarray:
+        fields = (F.TITLE_CHARS,) if n.title_only else (F.TITLE_CHARS, F.BODY_CHARS)
+        out = np.zeros(self._n, dtype=bool)
+        for name in fields:
+            have = np.ones(self._n, dtype=bool)
+            for gram in n.grams:
+                have &= self._term_mask(name, gram)
+                if not have.any():
+                    break
+            out |= have
+        return out
+
+    def _text(self, docnum: int) -> bytes:
+        found = self._texts.get(docnum)
+        if found is None:
+            found = self._texts[docnum] = self._text_of(docnum)
+            self.verified += 1
+        return found
+
+    def _holds(self, docnum: int, needles: list[Needle]) -> bool:
+        text = self._text(docnum)
+        for n in needles:
+            if n.utf8 in (title_part(text) if n.title_only else text):
+                return True
+        return False
+
+    def all_of(self, plan: list[Requirement], within: np.ndarray) -> np.ndarray:
+        """The documents of ``within`` that satisfy every requirement."""
+        out = within.copy()
+        pending: list[tuple[list[Needle], np.ndarray, np.ndarray]] = []
+        for req in plan:
+            if not out.any():
+                return out
+            cand = np.zeros(self._n, dtype=bool)
+            decided = np.zeros(self._n, dtype=bool)
+            for n in req.needles:
+                c = self.candidates(n)
+                cand |= c
+                if n.decided:
+                    decided |= c
+            out &= cand
+            undecided = [n for n in req.needles if not n.decided]
+            if undecided:
+                pending.append((undecided, cand, decided))
+        for needles, _cand, decided in pending:
+            for d in np.flatnonzero(out & ~decided).tolist():
+                if not self._holds(d, needles):
+                    out[d] = False
+        return out
+
+    def any_of(self, plan: list[Requirement], within: np.ndarray) -> np.ndarray:
+        """The documents of ``within`` that satisfy at least one requirement."""
+        out = np.zeros(self._n, dtype=bool)
+        for req in plan:
+            out |= self.all_of([req], within & ~out)
+        return out
