@@ -32,7 +32,6 @@ MAX_PAGE = 1000
 # Fewer articles than this hold every word: partial matches follow them (after a divider).
 RELAX_BELOW = 10
 FACET_LIMIT = 20
-MERGE_WORDS_TIER = False
 
 
 def _date_bound(value: Any, name: str, *, end: bool) -> datetime | None:
@@ -214,8 +213,6 @@ def _run(searcher: Searcher, request: _Request) -> SearchResults:
                 some = engine.mask(q) & rest & ~every_word
             partial = every_word | some
             tiers += [every_word, some]
-            if MERGE_WORDS_TIER:
-                tiers = [exact | every_word, regional, some]
     listed = exact | regional | partial
     scope = exact if exact.any() or parsed.empty else listed
     facets = _facets(engine, scope)

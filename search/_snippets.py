@@ -70,13 +70,26 @@ def highlight(text: str, terms: list[str]) -> str:
 
 
 def _best_window(spans: list[tuple[int, int, str]], width: int) -> int:
+    """The start of the window of ``width`` characters, beginning at a match, with the most
+    distinct terms (then the most matches). One pass: spans are sorted and do not overlap."""
     best_start, best_score = spans[0][0], (-1, -1)
+    counts: dict[str, int] = {}
+    j = 0
     for i, (anchor, _, _) in enumerate(spans):
         window_end = anchor + width
-        inside = [t for s, e, t in spans[i:] if e <= window_end]
-        score = (len(set(inside)), len(inside))
+        while j < len(spans) and spans[j][1] <= window_end:
+            counts[spans[j][2]] = counts.get(spans[j][2], 0) + 1
+            j += 1
+        score = (len(counts), j - i)
         if score > best_score:
             best_start, best_score = anchor, score
+        if j > i:  # the span at i leaves the window
+            term = spans[i][2]
+            counts[term] -= 1
+            if not counts[term]:
+                del counts[term]
+        else:
+            j = i + 1
     return best_start
 
 
