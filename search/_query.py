@@ -236,10 +236,10 @@ def has_variants(parsed: ParsedQuery) -> bool:
 
 
 def words_plan(parsed: ParsedQuery) -> list[Requirement]:
-    """The second tier: every jieba word of the words and phrases, anywhere (not
-    necessarily together), and the title terms and OR groups as in the first."""
-    plan: list[Requirement | None] = []
-    for text in [*parsed.words, *parsed.phrases]:
+    """The second tier: every jieba word of the words, anywhere (not necessarily
+    together); the phrases, title terms and OR groups as in the first."""
+    plan: list[Requirement | None] = [_requirement([p]) for p in parsed.phrases]  # a quoted phrase stays whole
+    for text in parsed.words:
         words = query_words(text) or [text]
         plan.extend(_requirement([w]) for w in dict.fromkeys(words))
     plan += [_requirement(g) for g in parsed.any_of]

@@ -145,3 +145,26 @@ def test_rebuild_with_two_processes_matches_one(tmp_path: Path) -> None:
     one, two = index_stats(tmp_path / "one"), index_stats(tmp_path / "two")
     assert two.sources == one.sources == {"来源0": 150, "来源1": 150, "来源2": 150}
     assert (two.first_published, two.last_published, two.undated) == (one.first_published, one.last_published, 0)
+
+
+def test_update_with_articles_lacking_a_column_keeps_every_article_its_own_values(tmp_path: Path) -> None:
+    """A segment written without the category (or date) column: later documents must not take
+    other documents' facets, dates or reprint keys (Whoosh's multi-segment column reader skips it)."""
+    from search import search
+    from search._index import CACHE
+
+    first = write_jsonl(tmp_path / "a.jsonl", [
+        {"id": "a", "title": "青蒿素研究", "date": "2022-01-01", "text": "青蒿素是一种药物。", "category": "科学"}])
+    second = write_jsonl(tmp_path / "b.jsonl", [{"id": "b", "title": "冬奥会开幕", "text": "北京冬奥会今天开幕。"}])
+    third = write_jsonl(tmp_path / "c.jsonl", [
+        {"id": "c", "title": "冬奥会闭幕", "date": "2022-02-20", "text": "北京冬奥会今天闭幕。", "category": "体育"}])
+    index = tmp_path / "index"
+    build_index([first], index, procs=1)
+    update_index([second], index)
+    update_index([third], index)
+    CACHE.clear()
+    res = search("冬奥会", index_dir=index, sort="date")
+    assert [h.id for h in res.hits] == ["c", "b"] and res.total == 2
+    assert [(f.value, f.count) for f in res.facets["category"]] == [("体育", 1)]
+    assert [(f.value, f.count) for f in res.facets["year"]] == [("2022", 1)]
+    assert search("青蒿素", index_dir=index).facets["category"][0].value == "科学"
