@@ -87,7 +87,8 @@ class Vocabulary:
         """A better-known spelling of ``text``: pinyin typed as letters, or a homophone typo."""
         norm = normalize(text).strip()
         compact = norm.replace(" ", "").replace("'", "")
-        if compact and _PINYIN.match(compact):
+        # Pinyin is typed in lower case: "Huawei" is a name, not hua-wei.
+        if compact and _PINYIN.match(compact) and not any(c.isupper() for c in text):
             best = self.homophones.get(compact)
             return best[0] if best else None
         changed = False

@@ -95,9 +95,31 @@ def test_search_shows_highlighted_results(page: Any) -> None:
     assert page.locator("li.hit").count() == 10
     assert page.locator("li.hit mark").count() >= 10
     assert set(page.locator("li.hit mark").all_inner_texts()) <= {"经济", "合作"}
-    assert re.search(r"找到约 [\d,]+ 条结果", page.locator(".stats").inner_text())
+    assert re.search(r"[\d,]+ 篇包含全部检索词", page.locator(".stats").inner_text())
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "results.png"))
+
+
+def test_partial_matches_follow_a_visible_divider(page: Any) -> None:
+    search_for(page, "齐齐哈尔 量子引力")
+    stats = page.locator(".stats").inner_text()
+    assert stats.startswith("没有文章包含全部检索词")
+    assert page.locator(".notice.relaxed").is_visible()
+    search_for(page, "齐齐哈尔 对口合作")
+    exact = int(page.locator(".stats strong").inner_text().replace(",", ""))
+    assert 0 < exact < 10 and "部分匹配" in page.locator(".stats").inner_text()
+    assert not page.locator(".notice.relaxed").count()
+    divider = page.locator("li.tier-divider.tier-partial")
+    assert divider.is_visible() and "不包含全部检索词" in divider.inner_text()
+    # The divider sits right after the hits that hold both words, as the JSON twin says.
+    above = page.locator("ol.hits > li").evaluate_all(
+        "els => els.slice(0, els.findIndex(e => e.classList.contains('tier-divider'))).map(e => e.innerText)")
+    data = page.request.get(page.locator("a.json-link").get_attribute("href")).json()
+    exact_titles = [h["title"] for h in data["hits"] if h["match"] == "exact"]
+    assert len(above) == len(exact_titles) > 0
+    assert all(text.startswith(title) for text, title in zip(above, exact_titles))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "tiers.png"), full_page=True)
 
 
 def test_page_forward(page: Any) -> None:

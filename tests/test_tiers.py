@@ -112,3 +112,15 @@ def test_api_says_where_the_exact_matches_end(client: FlaskClient) -> None:
     info = data["query_info"]
     assert data["total"] == info["strict_total"] > 0 and info["partial_total"] > 0
     assert [h["match"] for h in data["hits"]][: data["total"] - info["folded"]].count("exact") >= 1
+
+
+def test_a_capitalised_latin_word_is_not_read_as_pinyin(sample_index: Path) -> None:
+    res = search("Python", index_dir=sample_index)
+    assert res.total > 0 and res.suggestion is None
+    res = search("Xiamen", index_dir=sample_index)
+    assert res.total == 0 and res.query_info.corrected_from is None
+
+
+def test_only_exclusions_are_explained(client: FlaskClient) -> None:
+    html = page(client, "-北京")
+    assert "只输入了排除词" in html and '<span class="term excluded">北京</span>' in html
