@@ -2,12 +2,13 @@
 
 from search._search import get_article, related, search, suggest
 from search._types import ArticleView, FacetValue, Hit, QueryInfo, SearchResults
-from search.errors import ArticleNotFoundError, IndexNotFoundError, QuerySyntaxError, SearchError
+from search.errors import ArticleNotFoundError, IndexDamagedError, IndexNotFoundError, QuerySyntaxError, SearchError
 
 __all__ = [
     "ArticleNotFoundError",
     "ArticleView",
     "FacetValue",
+    "IndexDamagedError",
     "Hit",
     "IndexNotFoundError",
     "QueryInfo",

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import pickle
+import struct
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time as dtime
 from pathlib import Path
@@ -23,7 +28,7 @@ from search._snippets import highlight, prepare_terms, snippet
 from search._suggest import vocabulary
 from search._variants import variants
 from search._types import ArticleView, FacetValue, Hit, QueryInfo, SearchResults
-from search.errors import ArticleNotFoundError, QuerySyntaxError, SearchError
+from search.errors import ArticleNotFoundError, IndexDamagedError, QuerySyntaxError, SearchError
 
 IndexDir = str | os.PathLike[str] | None
 SORTS = ("relevance", "date")
@@ -130,9 +135,30 @@ def search(
             res = replace(res, suggestion=_better_spelling(searcher, generation, request, res.total))
     except SearchError:
         raise
-    except (OSError, EOFError, ValueError) as exc:
-        raise SearchError(f"the index could not be searched: {exc}") from exc
+    except DAMAGE as exc:
+        raise _damaged(exc) from exc
     return replace(res, seconds=time.perf_counter() - started)
+
+
+# What reading a damaged file raises: zlib and pickle errors in stored fields and postings,
+# struct errors and short reads in tables, bad UTF-8 in terms, offsets past an array's end.
+DAMAGE = (OSError, EOFError, ValueError, zlib.error, struct.error, pickle.UnpicklingError, IndexError, KeyError)
+
+
+def _damaged(exc: BaseException) -> IndexDamagedError:
+    return IndexDamagedError(f"the index is damaged ({type(exc).__name__}: {str(exc)[:120]}); "
+                             "rebuild it with `python -m indexer rebuild`")
+
+
+@contextlib.contextmanager
+def _reading() -> Iterator[None]:
+    """Errors of a damaged index file become ``IndexDamagedError``."""
+    try:
+        yield
+    except SearchError:
+        raise
+    except DAMAGE as exc:
+        raise _damaged(exc) from exc
 
 
 @dataclass(frozen=True)
@@ -351,7 +377,11 @@ def related(article_id: str, limit: int = 5, *, index_dir: IndexDir = None) -> l
     """Articles like this one (more-like-this over the body's distinctive words), reprints left out."""
     limit = _int(limit, "limit", 1, 50)
     searcher, _ = CACHE.searcher(index_dir)
-    docnum = _docnum(searcher, article_id)
+    with _reading():
+        return _related(searcher, _docnum(searcher, article_id), limit)
+
+
+def _related(searcher: Searcher, docnum: int, limit: int) -> list[Hit]:
     stored = searcher.stored_fields(docnum)
     text = f"{stored.get(F.HEADLINE, '')}\n{stored.get(F.BODY, '')}"[:5000]
     results = searcher.more_like(docnum, F.BODY, text=text, top=limit * 3, numterms=15)
@@ -372,7 +402,8 @@ def related(article_id: str, limit: int = 5, *, index_dir: IndexDir = None) -> l
 def get_article(article_id: str, *, highlight_query: str | None = None, index_dir: IndexDir = None) -> ArticleView:
     """One whole article; with ``highlight_query`` its words are marked in the title and body."""
     searcher, _ = CACHE.searcher(index_dir)
-    stored = searcher.stored_fields(_docnum(searcher, article_id))
+    with _reading():
+        stored = searcher.stored_fields(_docnum(searcher, article_id))
     terms = prepare_terms(_query.parse(highlight_query).highlight_terms()) if highlight_query else []
     title, body = stored.get(F.HEADLINE, ""), stored.get(F.BODY, "")
     return ArticleView(

@@ -20,3 +20,7 @@ class ArticleNotFoundError(SearchError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "article not found"
+
+
+class IndexDamagedError(SearchError):
+    """A file of the index could not be read back (damaged on disk): the index must be rebuilt."""

@@ -84,6 +84,9 @@ def _search_error(exc: engine.SearchError) -> Any:
         return error_response(400, str(exc))
     if isinstance(exc, engine.IndexNotFoundError):
         return error_response(503, MISSING_INDEX)
+    if isinstance(exc, engine.IndexDamagedError):
+        log.error("%s", exc)
+        return error_response(503, str(exc))
     if isinstance(exc, engine.ArticleNotFoundError):
         return error_response(404, "no article with that id")
     log.error("search failed: %s", exc, exc_info=exc)
