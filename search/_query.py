@@ -67,7 +67,9 @@ class ParsedQuery:
         terms = [*self.words, *self.phrases, *self.title_terms]
         for group in self.any_of:
             terms.extend(group)
-        terms.extend(w for text in [*self.words, *self.phrases] for w in query_words(text))
+        words = [w for text in [*self.words, *self.phrases] for w in query_words(text)]
+        # The dictionary words inside them too: partial matches are often found by those (合作 in 对口合作).
+        terms.extend(words + [sub for w in words for sub, _ in subwords(w)])
         return terms
 
 
