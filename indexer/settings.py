@@ -6,6 +6,7 @@
 | ``ZHSEARCH_DATA`` | ``../shared/data`` | the shared test/benchmark data (tests and bench only) |
 | ``ZHSEARCH_JIEBA_CACHE`` | jieba's own file in the system temp folder | where jieba keeps its dictionary cache (made readable by all) |
 | ``ZHSEARCH_PROCS`` | number of CPUs, at most 4 | worker processes for a rebuild |
+| ``ZHSEARCH_TRUSTED_HOSTS`` | ``python -m web``: the loopback names and its ``--host`` | host names the web server answers (comma-separated; ``.example.org`` for a domain) |
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATA", "../shared/data", "shared test and benchmark data (tests, bench)"),
     Setting("JIEBA_CACHE", "", "jieba dictionary cache file (default: jieba's own, in the system temp folder)"),
     Setting("PROCS", "", "worker processes for rebuild (default: CPUs, at most 4)"),
+    Setting("TRUSTED_HOSTS", "", "host names the web server answers, comma-separated (default: loopback and --host)"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -58,3 +60,10 @@ def procs() -> int:
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def trusted_hosts() -> list[str] | None:
+    """``ZHSEARCH_TRUSTED_HOSTS`` as a list; None when unset."""
+    raw = setting("TRUSTED_HOSTS")
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    return names or None

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 import search as engine
 from indexer import settings
+from web._hosts import HostGuard
 from web._views import bp
 
 DEFAULTS: dict[str, Any] = {
@@ -32,11 +33,16 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """A configured app. ``INDEX_DIR`` defaults to ``ZHSEARCH_INDEX_DIR`` or ``index``."""
+    """A configured app. ``INDEX_DIR`` defaults to ``ZHSEARCH_INDEX_DIR`` or ``index``;
+    ``ALLOWED_HOSTS`` (names, or ``.example.org`` for a domain and its subdomains) to
+    ``ZHSEARCH_TRUSTED_HOSTS`` (comma-separated), else any well-formed host. The check is
+    ``web._hosts.HostGuard``'s, in front of Flask (whose own ``TRUSTED_HOSTS`` check fails
+    on ``[::1]:port`` and leaves its error pages without a URL adapter)."""
     app = Flask(__name__)
-    app.config.update(DEFAULTS, INDEX_DIR=settings.index_dir())
+    app.config.update(DEFAULTS, INDEX_DIR=settings.index_dir(), ALLOWED_HOSTS=settings.trusted_hosts())
     if config:
         app.config.update(config)
+    app.wsgi_app = HostGuard(app.wsgi_app, app.config["ALLOWED_HOSTS"])  # type: ignore[method-assign]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.filters["day"] = _day
@@ -58,6 +64,12 @@ def _secure(response: Response) -> Response:
     return response
 
 
+def has_url_adapter() -> bool:
+    from flask.globals import request_ctx
+
+    return request_ctx.url_adapter is not None
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -66,6 +78,8 @@ def error_response(status: int, message: str) -> tuple[Response | str, int]:
     """One error envelope for the API, one error page for people."""
     if wants_json():
         return jsonify(ok=False, error=message, status=status), status
+    if not has_url_adapter():  # a request Flask could not route: no template can build its links
+        return Response(f"{status} {message}", status=status, mimetype="text/plain"), status
     page = render_template("error.html", status=status, message=message, autofocus=status == 400)
     return page, status
 

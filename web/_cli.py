@@ -11,6 +11,7 @@ import waitress
 import search as engine
 from indexer import settings
 from web._app import MISSING_INDEX, create_app
+from web._hosts import LOOPBACK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     index_dir = settings.index_dir(args.index_dir)
-    app = create_app({"INDEX_DIR": index_dir})
+    trusted = settings.trusted_hosts()
+    if trusted is None and args.host in ("0.0.0.0", "::", ""):
+        print(f"warning: listening on every address; set {settings.ENV_PREFIX}TRUSTED_HOSTS to the names "
+              "people use to reach this server (any well-formed Host is answered until then)", file=sys.stderr)
+    elif trusted is None:
+        trusted = [*LOOPBACK, args.host]
+    app = create_app({"INDEX_DIR": index_dir, "ALLOWED_HOSTS": trusted})
     try:
         engine.search("", index_dir=index_dir)
     except engine.IndexNotFoundError:
