@@ -238,15 +238,25 @@ def has_variants(parsed: ParsedQuery) -> bool:
 
 
 def words_plan(parsed: ParsedQuery) -> list[Requirement]:
-    """The second tier: every jieba word of the words, anywhere (not necessarily
-    together); the phrases, title terms and OR groups as in the first."""
+    """The second tier: every jieba word of the words of two or more characters as
+    text anywhere (not necessarily together), one-character ones as words
+    (``single_character_words``); the phrases, title terms and OR groups as in the first."""
     plan: list[Requirement | None] = [_requirement([p]) for p in parsed.phrases]  # a quoted phrase stays whole
     for text in parsed.words:
         words = query_words(text) or [text]
-        plan.extend(_requirement([w]) for w in dict.fromkeys(words))
+        plan.extend(_requirement([w]) for w in dict.fromkeys(words) if len(w) > 1 or w == text)
     plan += [_requirement(g) for g in parsed.any_of]
     plan += [_requirement([t], title_only=True) for t in parsed.title_terms]
     return [r for r in plan if r is not None]
+
+
+def single_character_words(parsed: ParsedQuery) -> Q.Query:
+    """The second tier's one-character jieba words (旗 of 有多少旗), which count there only as words
+    of their own: inside other words (八旗) a lone character says little about a document."""
+    singles = [w for text in parsed.words for w in query_words(text) if len(w) == 1 and w != normal_form(text)]
+    if not singles:
+        return Q.Every()
+    return Q.And([Q.Or([Q.Term(F.TITLE, w), Q.Term(F.BODY, w)]) for w in dict.fromkeys(singles)])
 
 
 def exclusion_plan(parsed: ParsedQuery) -> list[Requirement]:

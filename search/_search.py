@@ -231,7 +231,7 @@ def _run(searcher: Searcher, request: _Request) -> SearchResults:
         # A one-word query's partial matches would be fragments of its word (哥伦比亚 for 比亚迪).
         if not (parsed.phrases and exact.any()) and found < RELAX_BELOW and not (found and _query.word_count(parsed) < 2):
             rest = allowed & ~exact & ~regional
-            every_word = matcher.all_of(_query.words_plan(parsed), rest)
+            every_word = matcher.all_of(_query.words_plan(parsed), rest & engine.mask(_query.single_character_words(parsed)))
             some = none
             for level, q in enumerate(_query.fallback_queries(parsed, Q.Or(clauses))):
                 if level and (found or every_word.any() or some.any()):
