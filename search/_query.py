@@ -57,6 +57,7 @@ class ParsedQuery:
     any_of: list[list[str]] = field(default_factory=list)
     chunks: list[str] = field(default_factory=list)  # the plain text as typed, for character bigrams
     ignored: list[str] = field(default_factory=list)  # chunks with no letter, digit or Han character
+    sequence: list[str] = field(default_factory=list)  # words and phrases in the order typed, for proximity
 
     @property
     def empty(self) -> bool:
@@ -122,6 +123,7 @@ def parse(text: str) -> ParsedQuery:
         if quoted:
             if _has_text(raw):
                 parsed.phrases.append(" ".join(raw.split()))
+                parsed.sequence.append(parsed.phrases[-1])
             pending_or, last = False, ""
             continue
         if raw in OR_WORDS:
@@ -146,12 +148,15 @@ def parse(text: str) -> ParsedQuery:
         parsed.chunks.extend(alternatives)
         if pending_or or len(alternatives) > 1:
             if pending_or:
+                if last == "word":
+                    parsed.sequence.pop()
                 previous = parsed.any_of.pop() if last == "group" else [parsed.words.pop()]
                 alternatives = previous + alternatives
             parsed.any_of.append(list(dict.fromkeys(alternatives)))
             last = "group"
         else:
             parsed.words.append(raw)
+            parsed.sequence.append(raw)
             last = "word"
         pending_or = False
     parsed.words = list(dict.fromkeys(parsed.words))
@@ -196,7 +201,7 @@ def ranking_clauses(parsed: ParsedQuery) -> list[Q.Query]:
     for gram in list(dict.fromkeys(grams))[: MAX_RANKED_WORDS * 2]:
         clauses.append(Q.Term(F.BODY_CHARS, gram, boost=CHAR_WEIGHT))
         clauses.append(Q.Term(F.TITLE_CHARS, gram, boost=CHAR_WEIGHT * TITLE_BOOST))
-    sequence = [w for text in parsed.words for w in query_words(text)][:MAX_RANKED_WORDS]
+    sequence = [w for text in parsed.sequence for w in query_words(text)][:MAX_RANKED_WORDS]
     for a, b in list(zip(sequence, sequence[1:]))[:MAX_PROXIMITY_PAIRS]:
         clauses.append(Q.Phrase(F.BODY, [a, b], slop=3, boost=PROXIMITY_BOOST))
     return clauses
