@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import pickle
-import struct
 import time
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time as dtime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +15,7 @@ from whoosh import query as Q
 from whoosh.searching import Searcher
 
 from indexer import schema as F
-from search import _query
+from search import _args, _query
 from search._engine import NO_DATE, Engine, engine_for
 from search._exact import Matcher
 from search._index import CACHE
@@ -28,7 +23,7 @@ from search._snippets import highlight, prepare_terms, snippet
 from search._suggest import vocabulary
 from search._variants import variants
 from search._types import ArticleView, FacetValue, Hit, QueryInfo, SearchResults
-from search.errors import ArticleNotFoundError, IndexDamagedError, QuerySyntaxError, SearchError
+from search.errors import ArticleNotFoundError, QuerySyntaxError, SearchError
 
 IndexDir = str | os.PathLike[str] | None
 SORTS = ("relevance", "date")
@@ -37,52 +32,6 @@ MAX_PAGE = 1000
 # Fewer articles than this hold every word: partial matches follow them (after a divider).
 RELAX_BELOW = 10
 FACET_LIMIT = 20
-
-
-def _date_bound(value: Any, name: str, *, end: bool) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, dtime.max if end else dtime.min)
-    if isinstance(value, str):
-        try:
-            parsed = date.fromisoformat(value.strip()[:10])
-        except ValueError:
-            raise QuerySyntaxError(f"{name} must be a date like 2024-10-18, not {value!r}") from None
-        return datetime.combine(parsed, dtime.max if end else dtime.min)
-    raise QuerySyntaxError(f"{name} must be a date, not {type(value).__name__}")
-
-
-def _int(value: Any, name: str, low: int, high: int) -> int:
-    try:
-        if isinstance(value, str):
-            text = value.strip()
-            digits = text.lstrip("+-").lstrip("0") or "0"
-            if len(digits) > 9 or not digits.isdigit():
-                raise ValueError(value)
-            value = -int(digits) if text.startswith("-") else int(digits)
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise QuerySyntaxError(f"{name} must be a whole number, not {value!r}") from None
-    if not low <= number <= high:
-        raise QuerySyntaxError(f"{name} must be between {low} and {high}, not {number}")
-    return number
-
-
-def _filters(source: str | None, category: str | None, year: str | int | None,
-             date_from: datetime | None, date_to: datetime | None) -> list[Q.Query]:
-    out: list[Q.Query] = []
-    if source:
-        out.append(Q.Term(F.SOURCE, str(source)))
-    if category:
-        out.append(Q.Term(F.CATEGORY, str(category)))
-    if year:
-        out.append(Q.Term(F.YEAR, str(year)))
-    if date_from or date_to:
-        out.append(Q.DateRange(F.PUBLISHED, date_from, date_to))
-    return out
 
 
 def search(
@@ -110,14 +59,14 @@ def search(
     started = time.perf_counter()
     if not isinstance(q, str):
         raise QuerySyntaxError("the query must be text")
-    page = _int(page, "page", 1, MAX_PAGE)
-    per_page = _int(per_page, "per_page", 1, MAX_PER_PAGE)
+    page = _args.whole(page, "page", 1, MAX_PAGE)
+    per_page = _args.whole(per_page, "per_page", 1, MAX_PER_PAGE)
     if sort not in SORTS:
         raise QuerySyntaxError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    start_date = _date_bound(date_from, "date_from", end=False)
-    end_date = _date_bound(date_to, "date_to", end=True)
+    start_date = _args.date_bound(date_from, "date_from", end=False)
+    end_date = _args.date_bound(date_to, "date_to", end=True)
     parsed = _query.parse(q)
-    filters = _filters(source, category, year, start_date, end_date)
+    filters = _args.filters(source, category, year, start_date, end_date)
     if parsed.sources:  # `source:` in the query restricts like the argument does
         filters.append(Q.Or([Q.Term(F.SOURCE, s) for s in parsed.sources]))
     searcher, generation = CACHE.searcher(index_dir)
@@ -135,30 +84,9 @@ def search(
             res = replace(res, suggestion=_better_spelling(searcher, generation, request, res.total))
     except SearchError:
         raise
-    except DAMAGE as exc:
-        raise _damaged(exc) from exc
+    except _args.DAMAGE as exc:
+        raise _args.damaged(exc) from exc
     return replace(res, seconds=time.perf_counter() - started)
-
-
-# What reading a damaged file raises: zlib and pickle errors in stored fields and postings,
-# struct errors and short reads in tables, bad UTF-8 in terms, offsets past an array's end.
-DAMAGE = (OSError, EOFError, ValueError, zlib.error, struct.error, pickle.UnpicklingError, IndexError, KeyError)
-
-
-def _damaged(exc: BaseException) -> IndexDamagedError:
-    return IndexDamagedError(f"the index is damaged ({type(exc).__name__}: {str(exc)[:120]}); "
-                             "rebuild it with `python -m indexer rebuild`")
-
-
-@contextlib.contextmanager
-def _reading() -> Iterator[None]:
-    """Errors of a damaged index file become ``IndexDamagedError``."""
-    try:
-        yield
-    except SearchError:
-        raise
-    except DAMAGE as exc:
-        raise _damaged(exc) from exc
 
 
 @dataclass(frozen=True)
@@ -358,7 +286,7 @@ def suggest(prefix: str, limit: int = 8, *, index_dir: IndexDir = None) -> list[
     """Completions of a Chinese or pinyin prefix (full or initials) from the index's vocabulary."""
     if not isinstance(prefix, str):
         raise QuerySyntaxError("the prefix must be text")
-    limit = _int(limit, "limit", 1, 50)
+    limit = _args.whole(limit, "limit", 1, 50)
     prefix = _query.clean(prefix)[:50]
     if not prefix.strip():
         return []
@@ -375,9 +303,9 @@ def _docnum(searcher: Searcher, article_id: str) -> int:
 
 def related(article_id: str, limit: int = 5, *, index_dir: IndexDir = None) -> list[Hit]:
     """Articles like this one (more-like-this over the body's distinctive words), reprints left out."""
-    limit = _int(limit, "limit", 1, 50)
+    limit = _args.whole(limit, "limit", 1, 50)
     searcher, _ = CACHE.searcher(index_dir)
-    with _reading():
+    with _args.reading():
         return _related(searcher, _docnum(searcher, article_id), limit)
 
 
@@ -402,7 +330,7 @@ def _related(searcher: Searcher, docnum: int, limit: int) -> list[Hit]:
 def get_article(article_id: str, *, highlight_query: str | None = None, index_dir: IndexDir = None) -> ArticleView:
     """One whole article; with ``highlight_query`` its words are marked in the title and body."""
     searcher, _ = CACHE.searcher(index_dir)
-    with _reading():
+    with _args.reading():
         stored = searcher.stored_fields(_docnum(searcher, article_id))
     terms = prepare_terms(_query.parse(highlight_query).highlight_terms()) if highlight_query else []
     title, body = stored.get(F.HEADLINE, ""), stored.get(F.BODY, "")
