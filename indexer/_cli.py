@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from collections import Counter
 from dataclasses import asdict
 from typing import Any, Sequence
@@ -72,15 +73,25 @@ def _report_dict(report: BuildReport) -> dict[str, Any]:
     return data
 
 
+def shown(text: str) -> str:
+    """``text`` safe for one line of a terminal: control and format characters (newlines, ANSI
+    escapes, bidi overrides) and the surrogates of undecodable file names written as escapes."""
+    return "".join(
+        (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c
+        for c in text
+    )
+
+
 def _print_report(report: BuildReport) -> None:
     out = sys.stdout
     for name in report.cleaned:
-        print(f"note: removed {name}, left by an interrupted run", file=out)
-    parts = [f"{report.action}: {report.index_dir}"]
+        print(f"note: removed {shown(name)}, left by an interrupted run", file=out)
+    parts = [f"{report.action}: {shown(report.index_dir)}"]
     if report.action == "delete":
         parts.append(f"deleted {report.deleted}")
         if report.not_found:
-            parts.append(f"not found {len(report.not_found)}: {', '.join(report.not_found[:10])}")
+            parts.append(f"not found {len(report.not_found)}: {', '.join(shown(i) for i in report.not_found[:10])}")
     else:
         parts.append(f"indexed {report.indexed}")
         if report.action == "update":
@@ -89,10 +100,10 @@ def _print_report(report: BuildReport) -> None:
         parts.append(f"{report.seconds:.1f} s ({report.articles_per_second:.0f} articles/s)")
     print(" | ".join(parts), file=out)
     if report.skipped:
-        reasons = Counter(s.reason.split(" (")[0] for s in report.skipped)
+        reasons = Counter(shown(s.reason.split(" (")[0]) for s in report.skipped)
         print("skipped by reason: " + "; ".join(f"{r}: {n}" for r, n in reasons.most_common()), file=out)
         for s in report.skipped[:MAX_SKIPS_SHOWN]:
-            print(f"  skipped {s.item}: {s.reason}", file=out)
+            print(f"  skipped {shown(s.item)}: {shown(s.reason)}", file=out)
         if len(report.skipped) > MAX_SKIPS_SHOWN:
             print(f"  … and {len(report.skipped) - MAX_SKIPS_SHOWN} more (use --json for all)", file=out)
 

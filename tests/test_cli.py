@@ -77,3 +77,16 @@ def test_analyze_prints_both_fields() -> None:
     chars = [t["token"] for t in data["fields"]["char"]]
     assert [c for c in chars if len(c) == 2][:3] == ["齐齐", "齐哈", "哈尔"]
     assert chars[:3] == ["齐", "齐齐", "齐"]
+
+
+def test_file_names_cannot_forge_report_lines_or_reach_the_terminal(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "bad\nskipped x: forged\x1b[31m\u202e.txt").write_text("", "utf-8")
+    (src / "ok.txt").write_text("齐齐哈尔装备制造业合作\n\n齐齐哈尔的装备制造企业与广州开展对口合作。", "utf-8")
+    done = run("rebuild", str(src), "--index-dir", str(tmp_path / "ix"))
+    assert done.returncode == 3, done.stderr
+    lines = done.stdout.splitlines()
+    assert "\x1b" not in done.stdout and "\u202e" not in done.stdout
+    assert [line for line in lines if line.startswith("  skipped ")] == [
+        "  skipped bad\\x0askipped x: forged\\x1b[31m\\u202e.txt: empty file"]
