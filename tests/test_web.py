@@ -548,3 +548,14 @@ def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for option in ("--index-dir", "--host", "--port", "--threads", "ZHSEARCH_INDEX_DIR"):
         assert option in out
+
+
+def test_an_id_with_a_newline_has_its_article_page(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", [{"id": "line\nbreak", "title": "换行编号", "text": "这篇文章的编号里有换行。"}])
+    build_index([src], tmp_path / "ix", procs=1)
+    client = create_app({"INDEX_DIR": tmp_path / "ix"}).test_client()
+    href = re.search(r'href="(/article/[^"]+)"', html_of(client, "/?q=换行")).group(1)  # type: ignore[union-attr]
+    assert href.startswith("/article/line%0Abreak")
+    page = html_of(client, href.replace("&amp;", "&"))
+    assert "换行编号" in page
+    assert client.get("/api/article/line%0Abreak").get_json()["article"]["id"] == "line\nbreak"

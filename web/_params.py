@@ -82,7 +82,7 @@ class ArticleIdConverter(PathConverter):
     away, so such ids get every ``/`` escaped as ``%2F`` (the server decodes it back).
     """
 
-    regex = ".+"
+    regex = r"[\s\S]+"  # any character, newlines too (ids come from JSON records and file names)
     part_isolating = False
 
     def to_url(self, value: str) -> str:
