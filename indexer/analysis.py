@@ -30,7 +30,7 @@ from whoosh.system import pack_uint
 
 from indexer import settings
 from indexer._normalize import normalize_with_offsets, original_span
-from indexer.matchtext import FORMAT_VERSION as MATCH_FORMAT, RUN, char_grams
+from indexer.matchtext import FORMAT_VERSION as MATCH_FORMAT, char_grams, gram_spans
 
 # 2: character unigrams and bigrams of every run, without positions (times 100, plus the match text's format)
 ANALYZER_VERSION = 2 * 100 + MATCH_FORMAT
@@ -286,12 +286,8 @@ class ChineseCharAnalyzer(_NormalisingAnalyzer):
     """
 
     def _tokens(self, norm: str, *, mode: str, removestops: bool, start_pos: int) -> Iterator[tuple[str, int, int, int]]:
-        for match in RUN.finditer(norm):
-            run, base = match.group(), match.start()
-            for i, ch in enumerate(run):
-                yield ch, start_pos + base + i, base + i, base + i + 1
-                if i + 1 < len(run):
-                    yield run[i : i + 2], start_pos + base + i, base + i, base + i + 2
+        for gram, start in gram_spans(norm):
+            yield gram, start_pos + start, start, start + len(gram)
 
     def term_counts(self, value: str) -> dict[str, int]:
         """Index mode in one pass: each gram's frequency."""

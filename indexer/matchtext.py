@@ -44,14 +44,19 @@ def title_part(blob: bytes) -> bytes:
     return blob.split(SEPARATOR.encode(), 1)[0]
 
 
-def char_grams(norm: str) -> Iterator[str]:
-    """Unigrams and in-run bigrams of normalised text, in text order."""
+def gram_spans(norm: str) -> Iterator[tuple[str, int]]:
+    """Unigrams and in-run bigrams of normalised text with their start, in text order."""
     for match in RUN.finditer(norm):
-        run = match.group()
+        run, base = match.group(), match.start()
         for i, ch in enumerate(run):
-            yield ch
+            yield ch, base + i
             if i + 1 < len(run):
-                yield run[i : i + 2]
+                yield run[i : i + 2], base + i
+
+
+def char_grams(norm: str) -> Iterator[str]:
+    """The grams of ``gram_spans`` alone."""
+    return (gram for gram, _start in gram_spans(norm))
 
 
 def needle_grams(needle: str) -> tuple[tuple[str, ...], bool]:

@@ -88,15 +88,13 @@ class Matcher:
 
     def _holds(self, docnum: int, needles: list[Needle]) -> bool:
         text = self._text(docnum)
-        for n in needles:
-            if n.utf8 in (title_part(text) if n.title_only else text):
-                return True
-        return False
+        title = title_part(text) if any(n.title_only for n in needles) else text
+        return any(n.utf8 in (title if n.title_only else text) for n in needles)
 
     def all_of(self, plan: list[Requirement], within: np.ndarray) -> np.ndarray:
         """The documents of ``within`` that satisfy every requirement."""
         out = within.copy()
-        pending: list[tuple[list[Needle], np.ndarray, np.ndarray]] = []
+        pending: list[tuple[list[Needle], np.ndarray]] = []  # needles to check, and where postings decided
         for req in plan:
             if not out.any():
                 return out
@@ -110,8 +108,8 @@ class Matcher:
             out &= cand
             undecided = [n for n in req.needles if not n.decided]
             if undecided:
-                pending.append((undecided, cand, decided))
-        for needles, _cand, decided in pending:
+                pending.append((undecided, decided))
+        for needles, decided in pending:
             for d in np.flatnonzero(out & ~decided).tolist():
                 if not self._holds(d, needles):
                     out[d] = False

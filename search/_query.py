@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from whoosh import query as Q
 
@@ -64,6 +65,11 @@ class ParsedQuery:
         """No text to match (a ``source:`` alone is a filter, not text)."""
         return not (self.words or self.phrases or self.title_terms or self.any_of)
 
+    @property
+    def texts(self) -> list[str]:
+        """Every text that has to match: words, phrases, title terms and the OR groups' texts."""
+        return [*self.words, *self.phrases, *self.title_terms, *(t for g in self.any_of for t in g)]
+
     def highlight_terms(self) -> list[str]:
         terms = [*self.words, *self.phrases, *self.title_terms]
         for group in self.any_of:
@@ -82,7 +88,13 @@ def clean(text: str) -> str:
 
 def query_words(text: str) -> list[str]:
     """The query-mode word tokens of ``text`` (normalised, stop words removed)."""
-    return [t.text for t in _words(text, mode="query")]
+    return list(_query_words(text))
+
+
+@lru_cache(maxsize=4096)
+def _query_words(text: str) -> tuple[str, ...]:
+    # Cached: a query's texts are cut for ranking, both partial tiers and highlights.
+    return tuple(t.text for t in _words(text, mode="query"))
 
 
 def char_tokens(text: str) -> list[str]:
@@ -238,8 +250,7 @@ def exact_plan(parsed: ParsedQuery, *, regional: bool = False) -> list[Requireme
 
 
 def has_variants(parsed: ParsedQuery) -> bool:
-    texts = [*parsed.words, *parsed.phrases, *parsed.title_terms, *(t for g in parsed.any_of for t in g)]
-    return any(len(variants(t)) > 1 for t in texts)
+    return any(len(variants(t)) > 1 for t in parsed.texts)
 
 
 def words_plan(parsed: ParsedQuery) -> list[Requirement]:
@@ -270,8 +281,7 @@ def exclusion_plan(parsed: ParsedQuery) -> list[Requirement]:
 
 
 def word_count(parsed: ParsedQuery) -> int:
-    texts = [*parsed.words, *parsed.phrases, *parsed.title_terms, *(t for g in parsed.any_of for t in g)]
-    return len({w for t in texts for w in (query_words(t) or [t])})
+    return len({w for t in parsed.texts for w in (query_words(t) or [t])})
 
 
 def fallback_queries(parsed: ParsedQuery, ranking: Q.Query) -> list[Q.Query]:

@@ -203,8 +203,7 @@ _TIER_NAMES = ("exact", "regional", "partial", "partial")
 
 
 def _regional_forms(parsed: _query.ParsedQuery) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    texts = [*parsed.words, *parsed.phrases, *parsed.title_terms, *(t for g in parsed.any_of for t in g)]
-    return tuple((t, variants(t)[1:]) for t in texts if len(variants(t)) > 1)
+    return tuple((t, variants(t)[1:]) for t in parsed.texts if len(variants(t)) > 1)
 
 
 def _by_date(engine: Engine, docs: np.ndarray, limit: int | None) -> list[tuple[int, float]]:
