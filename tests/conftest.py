@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from waitress.server import create_server
 
 from indexer import build_index, settings
+from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_ARTICLES = ROOT / "data" / "articles"
@@ -66,3 +72,25 @@ def news_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def read_jsonl(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def serving(index_dir: Path, *, threads: int = 4) -> Iterator[str]:
+    """A waitress server for ``create_app({"INDEX_DIR": index_dir})`` on a free 127.0.0.1 port; yields its URL."""
+    server: Any = create_server(create_app({"INDEX_DIR": index_dir}), host="127.0.0.1", port=0, threads=threads)
+    loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)
+    loop.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+
+        def close_all() -> None:  # runs inside the server's own loop thread
+            for channel in list(server._map.values()):
+                if channel is not server and channel is not server.trigger:
+                    channel.close()
+            server.close()
+
+        server.trigger.pull_trigger(close_all)
+        loop.join(10)
+        server.task_dispatcher.shutdown()
+        assert not loop.is_alive(), "the waitress loop did not stop"

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import waitress
 
-from web import create_app
+from tests.conftest import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,14 +39,10 @@ def _require_chromium() -> None:
 
 @pytest.fixture(scope="module")
 def base_url(news_index: Path) -> Iterator[str]:
-    server = waitress.create_server(create_app({"INDEX_DIR": news_index}), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    # ``serving`` closes the open keep-alive channels from inside the server's loop thread: closing the
+    # server from this thread raced the loop's ``select`` (EBADF in the waitress thread at teardown).
+    with serving(news_index) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

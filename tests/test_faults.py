@@ -30,14 +30,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from waitress.server import create_server
 from whoosh.filedb.filestore import FileStorage
 
 import search
 from indexer import IndexWriteError, _cli, _store, _vocab, build_index, current_generation, update_index
 from search import _index as search_cache
-from tests.conftest import ROOT
-from web import create_app
+from tests.conftest import ROOT, serving
 
 CLI = (sys.executable, "-m", "indexer")
 RUN_TIMEOUT = 60  # seconds; a run that takes longer than this has hung
@@ -88,28 +86,6 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
 
 
 # ---- a waitress server on loopback ----------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def serving(index_dir: Path, *, threads: int = 4) -> Iterator[str]:
-    """A waitress server for ``create_app({"INDEX_DIR": index_dir})`` on a free 127.0.0.1 port; yields its URL."""
-    server: Any = create_server(create_app({"INDEX_DIR": index_dir}), host="127.0.0.1", port=0, threads=threads)
-    loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)
-    loop.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-
-        def close_all() -> None:  # runs inside the server's own loop thread
-            for channel in list(server._map.values()):
-                if channel is not server and channel is not server.trigger:
-                    channel.close()
-            server.close()
-
-        server.trigger.pull_trigger(close_all)
-        loop.join(10)
-        server.task_dispatcher.shutdown()
-        assert not loop.is_alive(), "the waitress loop did not stop"
 
 
 class Client:

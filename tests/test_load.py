@@ -16,7 +16,8 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from indexer import build_index
-from tests.test_faults import Client, corpus, serving, write_jsonl
+from tests.conftest import serving
+from tests.test_faults import Client, corpus, write_jsonl
 
 CLIENTS = 4
 SECONDS = 5.0
