@@ -13,7 +13,7 @@ _HOME = {
     "check_meta": "_store", "current_generation": "_store", "open_generation": "_store",
     "ANALYZER_VERSION": "analysis", "ChineseAnalyzer": "analysis", "ChineseCharAnalyzer": "analysis",
     "Article": "article",
-    "ArticleParseError": "errors", "IndexerError": "errors", "IndexLockedError": "errors",
+    "ArticleParseError": "errors", "IndexDamagedError": "errors", "IndexerError": "errors", "IndexLockedError": "errors",
     "IndexNotFoundError": "errors", "IndexVersionError": "errors", "IndexWriteError": "errors",
 }
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from indexer.article import Article
     from indexer.errors import (
         ArticleParseError,
+        IndexDamagedError,
         IndexerError,
         IndexLockedError,
         IndexNotFoundError,
@@ -49,6 +50,7 @@ __all__ = [
     "BuildReport",
     "ChineseAnalyzer",
     "ChineseCharAnalyzer",
+    "IndexDamagedError",
     "IndexLockedError",
     "IndexNotFoundError",
     "IndexStats",

@@ -108,7 +108,7 @@ def _few_collections() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _new_generation(root: Path) -> Iterator[Path]:
+def _new_generation(root: Path, previous: Path | None = None) -> Iterator[Path]:
     """A folder for the next generation, published when the block ends well.
 
     On any failure (an exception, Ctrl-C) the folder is removed and the served
@@ -118,7 +118,7 @@ def _new_generation(root: Path) -> Iterator[Path]:
     try:
         building = _store.new_building_dir(root)
         yield building
-        _store.publish(root, building)
+        _store.publish(root, building, previous=previous)
     except OSError as exc:
         raise IndexWriteError(f"cannot write the index in {root}: {exc.strerror or exc}; the previous index is intact") from exc
     finally:
@@ -187,7 +187,7 @@ def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callab
     with _store.writer_lock(root):
         report.cleaned = _store.remove_stale(root)
         gen = _store.current_generation(root)
-        with _new_generation(root) as building:
+        with _new_generation(root, gen) as building:
             _store.clone_generation(gen, building)
             ix = _store.open_generation(building)
             writer = PooledSegmentWriter(ix, limitmb=WRITER_MEMORY_MB)

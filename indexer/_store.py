@@ -24,6 +24,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 
+from indexer import _integrity
 from indexer.analysis import ANALYZER_VERSION
 from indexer.errors import IndexLockedError, IndexNotFoundError, IndexVersionError, IndexWriteError
 from indexer.schema import SCHEMA_VERSION
@@ -66,6 +67,9 @@ def check_meta(gen: Path) -> dict[str, object]:
 
 
 def open_generation(gen: Path) -> whoosh_index.Index:
+    """Open a generation after the cheap integrity check (every file there, at its size);
+    raise ``IndexDamagedError`` naming a missing or resized file."""
+    _integrity.quick_check(gen)
     try:
         return whoosh_index.open_dir(str(gen))
     except (AttributeError, ImportError, ModuleNotFoundError) as exc:
@@ -103,8 +107,13 @@ def new_building_dir(index_dir: Path) -> Path:
     return path
 
 
-def publish(index_dir: Path, building: Path) -> Path:
-    """Move a finished build into place and make it the served generation."""
+def publish(index_dir: Path, building: Path, *, previous: Path | None = None) -> Path:
+    """Checksum a finished build, move it into place and make it the served generation.
+
+    ``previous`` is the generation an update was cloned from: the files it shares
+    (hard links) keep their recorded checksums.
+    """
+    _integrity.write_manifest(building, previous=previous)
     for path in building.iterdir():
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())

@@ -32,3 +32,7 @@ class IndexLockedError(IndexerError):
 
 class IndexWriteError(IndexerError, OSError):
     """The index could not be written (disk full, read-only folder, ...)."""
+
+
+class IndexDamagedError(IndexerError):
+    """A file of the index is missing, resized or changed on disk since it was written: rebuild."""

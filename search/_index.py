@@ -20,7 +20,7 @@ from whoosh.searching import Searcher
 
 import indexer
 from indexer import settings
-from search.errors import IndexNotFoundError
+from search.errors import IndexDamagedError, IndexNotFoundError
 
 # The CURRENT file is re-read at most this often per thread.
 RECHECK_SECONDS = 0.5
@@ -107,6 +107,8 @@ class IndexCache:
             searcher = ix.searcher(weighting=weighting())
         except indexer.IndexNotFoundError as exc:
             raise IndexNotFoundError(str(exc)) from exc
+        except indexer.IndexDamagedError as exc:
+            raise IndexDamagedError(str(exc)) from exc
         slots[root] = _Open(generation, ix, searcher, mtime, now)  # the replaced entry closes its searcher
         return searcher, generation
 
