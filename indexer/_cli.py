@@ -1,7 +1,8 @@
-"""``python -m indexer``: rebuild, update, delete, stats, analyze.
+"""``python -m indexer``: rebuild, update, delete, stats, check, analyze.
 
 Exit status: 0 done; 3 done but some items were skipped (each listed with its
-reason); 1 failed, the previous index untouched; 2 bad command line.
+reason); 1 failed, the previous index untouched (for ``check``: the index has
+problems, one line each); 2 bad command line.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", parents=[common], help="remove articles by id")
     p.add_argument("ids", nargs="+", metavar="ID")
     sub.add_parser("stats", parents=[common], help="counts, sources, date range and size of the index")
+    sub.add_parser("check", parents=[common], help="verify every file's checksum and the index's invariants")
     p = sub.add_parser("analyze", parents=[common], help="show the tokens of TEXT in the word and character fields")
     p.add_argument("text", metavar="TEXT")
     p.add_argument("--mode", choices=("index", "query"), default="index")
@@ -126,12 +128,33 @@ def _analyze(text: str, mode: str, as_json: bool) -> None:
             print(f"  {t['position']:>4}  {t['start']:>4}-{t['end']:<4}  {t['token']}" + (f"  ({t['text']})" if t["text"] != t["token"] else ""))
 
 
+def _check(args: argparse.Namespace) -> int:
+    from indexer._check import check_index
+
+    result = check_index(args.index_dir)
+    if args.json:
+        data = asdict(result)
+        data["ok"] = result.ok
+        data["seconds"] = round(result.seconds, 3)
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+    else:
+        for problem in result.problems:
+            print(f"problem: {shown(problem)}")
+        if not args.quiet or result.problems:
+            verdict = "ok" if result.ok else f"{len(result.problems)} problem(s): rebuild with `python -m indexer rebuild`"
+            print(f"check: {shown(result.index_dir)} ({result.generation}) | {result.files} files, "
+                  f"{result.bytes / 2**20:.1f} MB, {result.articles} articles | {result.seconds:.1f} s | {verdict}")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "analyze":
             _analyze(args.text, args.mode, args.json)
             return EXIT_OK
+        if args.command == "check":
+            return _check(args)
         if args.command == "stats":
             stats = index_stats(args.index_dir)
             if args.json:
