@@ -10,6 +10,7 @@ Each problem is one line naming the file or the rule; none is fixed here
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import struct
@@ -24,7 +25,7 @@ from whoosh import index as whoosh_index
 from indexer import _integrity, _store, settings
 from indexer import schema as F
 from indexer._vocab import VOCAB_FILE
-from indexer.errors import IndexDamagedError
+from indexer.errors import IndexDamagedError, IndexNotFoundError
 
 # What reading a damaged Whoosh file raises, besides OSError.
 _READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, struct.error, pickle.UnpicklingError,
@@ -50,9 +51,14 @@ def check_index(index_dir: str | os.PathLike[str] | None = None) -> CheckReport:
     """Verify the served generation; raise only when there is no index to check."""
     root = settings.index_dir(index_dir)
     started = time.perf_counter()
-    gen = _store.current_generation(root)
+    gen = _store.served_generation(root)
     report = CheckReport(str(root), gen.name)
     report.problems.extend(_integrity.checksum_problems(gen))
+    if not report.problems:
+        try:
+            _store.check_meta(gen)
+        except IndexNotFoundError as exc:  # a version mismatch too: this code cannot vouch for that index
+            report.problems.append(str(exc))
     try:
         listed = _integrity.read_manifest(gen)
         report.files = len(listed)
@@ -74,7 +80,7 @@ def _invariant_problems(gen: Path, report: CheckReport) -> Iterator[str]:
         return
     try:
         yield from _segments(reader, report)
-        meta = _store.check_meta(gen)
+        meta = json.loads((gen / _store.META).read_text("utf-8"))
         if meta.get("articles") != reader.doc_count():
             yield f"{gen / _store.META}: says {meta.get('articles')} articles, the index holds {reader.doc_count()}"
     except _READ_ERRORS as exc:

@@ -38,6 +38,13 @@ GEN_PREFIX = "gen-"
 
 def current_generation(index_dir: Path) -> Path:
     """The generation folder being served; raise if there is none or it is incompatible."""
+    gen = served_generation(index_dir)
+    check_meta(gen)
+    return gen
+
+
+def served_generation(index_dir: Path) -> Path:
+    """The generation folder ``CURRENT`` names, unchecked; raise if there is none."""
     try:
         name = (index_dir / CURRENT).read_text("utf-8").strip()
     except FileNotFoundError:
@@ -46,9 +53,7 @@ def current_generation(index_dir: Path) -> Path:
         ) from None
     except OSError as exc:
         raise IndexNotFoundError(f"cannot read the index in {index_dir}: {exc.strerror}") from exc
-    gen = index_dir / name
-    check_meta(gen)
-    return gen
+    return index_dir / name
 
 
 def check_meta(gen: Path) -> dict[str, object]:
