@@ -14,8 +14,21 @@ readers; only the writing side changes:
   document's field length once per field instead of once per posting, and
   fills Whoosh's block buffers in bulk.
 
+Whoosh's own writer can add to, merge and optimize segments written here:
+
+- Whoosh reads inlined postings through a ``ListMatcher``, which answers ``""``
+  (not ``b""``) for a posting without a value (fields of frequencies or mere
+  presence) and which Whoosh's writer then refuses when it merges the segment.
+  Whoosh never inlines with its default limit, so only inlined terms meet it;
+  ``postings_reader`` wraps them in a matcher that behaves as Whoosh's block
+  matcher does. The bytes on disk are unchanged, so indexes written before
+  read back the same way.
+- Term vectors are read back through the extent of their postings, so they are
+  never inlined: they keep Whoosh's own writer and its limit of 1.
+
 The codec object is pickled into each segment's table of contents, so this
-class must stay importable under its name.
+class must stay importable under its name, and ``postings_reader`` applies to
+every segment written with it, old ones included.
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ from itertools import accumulate
 
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
 from whoosh.fields import Schema
+from whoosh.matching import ListMatcher, Matcher, NullMatcher
 
 INLINE_LIMIT = 8
 BLOCK_LIMIT = 128
@@ -44,18 +58,53 @@ DENSE_VERSION = 2
 
 
 class Codec(W3Codec):
-    def __init__(self) -> None:
-        super().__init__(blocklimit=BLOCK_LIMIT, compression=COMPRESSION, inlinelimit=INLINE_LIMIT)
+    def __init__(self, blocklimit: int = BLOCK_LIMIT, compression: int = COMPRESSION, inlinelimit: int = INLINE_LIMIT) -> None:
+        super().__init__(blocklimit=blocklimit, compression=compression, inlinelimit=inlinelimit)
 
     def field_writer(self, storage, segment):  # type: ignore[no-untyped-def]
         return _FieldWriter(self, storage, segment)
 
     def postings_writer(self, dbfile, byteids=False):  # type: ignore[no-untyped-def]
-        if byteids:  # term vectors: Whoosh's own writer
-            return super().postings_writer(dbfile, byteids=True)
+        if byteids:  # term vectors: Whoosh's own writer, never inlined (their reader needs an extent)
+            return W3PostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=True, compression=self._compression)
         return _PostingsWriter(
             dbfile, blocklimit=self._blocklimit, compression=self._compression, inlinelimit=self._inlinelimit
         )
+
+    def postings_reader(self, dbfile, terminfo, format_, term=None, scorer=None):  # type: ignore[no-untyped-def]
+        if terminfo.is_inlined():
+            ids, weights, values = terminfo.inlined_postings()
+            return _InlinedMatcher(ids, weights, values, format_, scorer=scorer, term=term, terminfo=terminfo)
+        return super().postings_reader(dbfile, terminfo, format_, term=term, scorer=scorer)
+
+
+class _InlinedMatcher(ListMatcher):
+    """A term's inlined postings, answering as Whoosh's block matcher does.
+
+    Whoosh's ``ListMatcher`` gives ``""`` for a posting without a value, loses
+    the term and its statistics in ``copy()``, and asks the scorer for a bound
+    in ``replace()`` even when the scorer has none (``FunctionWeighting``).
+    """
+
+    def value(self) -> bytes:
+        return super().value() or b""
+
+    def all_items(self) -> Iterator[tuple[int, bytes]]:
+        values = self._values or [b""] * len(self._ids)
+        return zip(self._ids, (v or b"" for v in values))
+
+    def copy(self) -> _InlinedMatcher:
+        return _InlinedMatcher(
+            self._ids, self._weights, self._values, self._format, self._scorer,
+            self._i, self._all_weights, term=self._term, terminfo=self._terminfo,
+        )
+
+    def replace(self, minquality: float = 0) -> Matcher:
+        if not self.is_active():
+            return NullMatcher()
+        if minquality and self.supports_block_quality() and self.max_quality() < minquality:
+            return NullMatcher()
+        return self
 
 
 class _PostingsWriter(W3PostingsWriter):
@@ -134,9 +183,11 @@ class _FieldWriter(W3FieldWriter):
             self._postwriter.add_all(ids, weights, values, [column[d] for d in ids])
             self.finish_term()
 
-    def _lengths(self, lengths, fieldname: str) -> list[int]:  # type: ignore[no-untyped-def]
+    def _lengths(self, lengths, fieldname: str) -> Sequence[int]:  # type: ignore[no-untyped-def]
         if lengths is None:
             return _Zeros()
+        if not hasattr(lengths, "doc_count_all"):  # Whoosh's contract asks only for doc_field_length
+            return _FieldLengths(lengths, fieldname)
         return [lengths.doc_field_length(d, fieldname) for d in range(lengths.doc_count_all())]
 
     def add_postings(self, schema: Schema, lengths, items: Iterable[tuple[str, bytes, int, float, bytes]]) -> None:  # type: ignore[no-untyped-def]
@@ -165,3 +216,12 @@ class _FieldWriter(W3FieldWriter):
 class _Zeros:
     def __getitem__(self, docnum: int) -> int:
         return 0
+
+
+class _FieldLengths:
+    def __init__(self, lengths, fieldname: str) -> None:  # type: ignore[no-untyped-def]
+        self._lengths = lengths
+        self._fieldname = fieldname
+
+    def __getitem__(self, docnum: int) -> int:
+        return self._lengths.doc_field_length(docnum, self._fieldname)

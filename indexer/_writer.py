@@ -173,10 +173,14 @@ class PooledSegmentWriter(SegmentWriter):
             self.writelock.release()
 
     def _flush_segment(self) -> None:
-        # Whoosh's own steps, with each term's postings handed over whole.
+        # Whoosh's own steps, with each term's postings handed over whole
+        # (or as Whoosh's flat stream to another codec's field writer).
         self.perdocwriter.close()
         lengths = self.per_document_reader() if self.codec.length_stats else None
-        self.fieldwriter.add_groups(self.schema, lengths, self.pool.groups())
+        if hasattr(self.fieldwriter, "add_groups"):
+            self.fieldwriter.add_groups(self.schema, lengths, self.pool.groups())
+        else:
+            self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
         self.fieldwriter.close()
         if lengths:
             lengths.close()
