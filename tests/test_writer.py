@@ -4,6 +4,8 @@ The same documents go through Whoosh's stock ``SegmentWriter`` and through
 ``PooledSegmentWriter`` with a pool small enough to spill many sorted runs;
 every term of every field must have the same postings (documents, weights,
 position bytes) and the same term statistics, read back with Whoosh's readers.
+Whoosh's own writer merges what this codec wrote, and term vectors are written
+(tests/test_whoosh_compat.py runs Whoosh's own test suite against the codec).
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ from pathlib import Path
 
 import pytest
 from whoosh import index as whoosh_index
+from whoosh.fields import ID, TEXT, Schema
+from whoosh.matching import ListMatcher
 from whoosh.query import Phrase
+from whoosh.writing import SegmentWriter
 
 from indexer import _writer
 from indexer._build import to_document
 from indexer._sources import Skipped, read_sources
-from indexer.schema import CHAR_FIELDS, ID_FIELD, WORD_FIELDS, build_schema
+from indexer.schema import CATEGORY, CHAR_FIELDS, DUP_KEY, ID_FIELD, SOURCE, WORD_FIELDS, YEAR, build_schema
 from tests.conftest import SAMPLE_ARTICLES
 
 COPIES = 25
+VALUELESS = (ID_FIELD, CATEGORY, SOURCE, YEAR, DUP_KEY)
 
 
 def _documents(copies: int = COPIES) -> list[dict[str, object]]:
@@ -106,3 +112,46 @@ def test_parallel_writer_indexes_every_document(tmp_path: Path) -> None:
         assert searcher.doc_count() == len(docs)
         assert len(searcher.reader().leaf_readers()) == 2
         assert sorted(f[ID_FIELD] for f in searcher.all_stored_fields()) == sorted(str(d[ID_FIELD]) for d in docs)
+
+
+def test_whoosh_writer_merges_inlined_postings_without_values(tmp_path: Path) -> None:
+    """Fields whose postings carry no value (ids, facets: Whoosh's ``Existence`` format) keep
+    short posting lists inlined; Whoosh's own writer reads them back as bytes when it merges
+    (it asserted on ``vbytes=''`` before)."""
+    docs = _documents(copies=1)
+    ix = whoosh_index.create_in(str(tmp_path), build_schema())
+    for half in (docs[: len(docs) // 2], docs[len(docs) // 2 :]):
+        writer = _writer.PooledSegmentWriter(ix)
+        for doc in half:
+            writer.add_document(**doc)
+        writer.commit()
+    with ix.reader() as reader:
+        leaf = reader.leaf_readers()[0][0]
+        btext = next(t for t, info in leaf.iter_field(ID_FIELD) if info.is_inlined())
+        m = leaf.postings(ID_FIELD, btext)
+        assert isinstance(m, ListMatcher) and m.value() == b""  # search._engine reads ListMatcher's arrays
+        assert m.copy().block_min_length() == m.block_min_length()
+        before = {(f, t): reader.doc_frequency(f, t) for f in (*CHAR_FIELDS, *VALUELESS) for t, _info in reader.iter_field(f)}
+    writer = ix.writer()
+    assert type(writer) is SegmentWriter
+    writer.commit(optimize=True)
+    with whoosh_index.open_dir(str(tmp_path)).reader() as reader:
+        assert len(reader.leaf_readers()) == 1
+        after = {(f, t): reader.doc_frequency(f, t) for f in (*CHAR_FIELDS, *VALUELESS) for t, _info in reader.iter_field(f)}
+    assert after == before
+
+
+def test_vector_fields_are_written_merged_and_read_back(tmp_path: Path) -> None:
+    schema = Schema(id=ID(stored=True), text=TEXT(vector=True))
+    ix = whoosh_index.create_in(str(tmp_path), schema)
+    texts = {"a": "alfa bravo alfa", "b": "bravo charlie", "c": "delta"}
+    for ident, text in texts.items():  # one segment each, then merged by this writer
+        writer = _writer.PooledSegmentWriter(ix)
+        writer.add_document(id=ident, text=text)
+        writer.commit(optimize=ident == "c")
+    with ix.searcher() as searcher:
+        assert len(searcher.reader().leaf_readers()) == 1
+        for ident, text in texts.items():
+            docnum = searcher.document_number(id=ident)
+            words = dict(searcher.vector_as("frequency", docnum, "text"))
+            assert words == {w: text.split().count(w) for w in text.split()}
