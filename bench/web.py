@@ -1,6 +1,8 @@
-"""Throughput and latency of ``/api/search`` under concurrent clients, through a real waitress server.
+"""Throughput and latency of ``/api/search`` under concurrent clients, through a real waitress server;
+with ``--soak``, the memory of a real ``python -m web`` process over a long run of varied requests.
 
     python bench/web.py [--index-dir DIR] [--data DIR] [--clients 4] [--seconds 10] [--max-requests 20000]
+    python bench/web.py --soak 300 [--index-dir DIR] [--baseline-code DIR --baseline-index-dir DIR]
 
 Serves the app with waitress on 127.0.0.1 (a free port) over ``--index-dir``, by
 default a cached index of the seeds and the CCTV news. After a short warm-up
@@ -9,6 +11,14 @@ one keep-alive connection, send queries of 2–3 words drawn (seeded) from CCTV
 titles until the time or the request budget runs out. Prints requests/s,
 p50/p95/p99 latency and the error count, next to the in-process ``search()``
 latency of the same queries; nothing is asserted.
+
+The soak starts ``python -m web`` as its own process (the code of this checkout,
+or of ``--baseline-code``, a checkout of another commit, for a side-by-side run
+one after the other), sends a varied mix (2–3 word title queries, single
+characters, quoted substrings, later pages, date sorting, year filters, article
+pages) from ``--clients`` keep-alive connections for ``--soak`` seconds, and
+samples the server's RSS, PSS and anonymous memory from ``/proc`` every
+``--sample`` seconds.
 """
 
 from __future__ import annotations
@@ -17,13 +27,17 @@ import argparse
 import http.client
 import json
 import random
+import os
 import re
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from _common import cached_index, data_dir, percentile
+from _common import ROOT, cached_index, data_dir, median, percentile
 
 import waitress
 
@@ -116,6 +130,154 @@ def run_clients(port: int, queries: list[str], *, clients: int, seconds: float, 
     return latencies, errors, time.perf_counter() - started
 
 
+# ---- the memory soak ---------------------------------------------------------------------------
+
+
+def soak_paths(cctv: Path, *, count: int, seed: int) -> list[str]:
+    """A varied request mix over the CCTV titles and ids."""
+    records = [json.loads(line) for line in cctv.read_text("utf-8").splitlines() if line.strip()]
+    rng = random.Random(seed)
+    words = title_queries(cctv, count=count, seed=seed)
+    paths: list[str] = []
+    while len(paths) < count:
+        record = rng.choice(records)
+        title = record.get("title") or "新闻"
+        kind = rng.random()
+        if kind < 0.35:
+            params = {"q": rng.choice(words)}
+        elif kind < 0.45:
+            params = {"q": rng.choice(title)}
+        elif kind < 0.6:
+            start = rng.randrange(max(1, len(title) - 3))
+            params = {"q": f'"{title[start:start + rng.choice((2, 3, 4))]}"'}
+        elif kind < 0.7:
+            params = {"q": rng.choice(words), "page": str(rng.choice((2, 3, 5)))}
+        elif kind < 0.8:
+            params = {"q": rng.choice(words), "sort": "date"}
+        elif kind < 0.9:
+            params = {"q": rng.choice(words), "year": str(rng.choice(range(2016, 2024)))}
+        else:
+            paths.append("/article/" + quote(str(record.get("id")), safe=""))
+            continue
+        paths.append(("/api/search?" if rng.random() < 0.5 else "/?") + urlencode(params))
+    return paths
+
+
+def memory_of(pid: int) -> dict[str, float]:
+    """The process's RSS, PSS and anonymous memory in MB (Linux ``/proc``)."""
+    out: dict[str, float] = {}
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+        for line in fh:
+            name, _, rest = line.partition(":")
+            if name in ("Rss", "Pss", "Anonymous"):
+                out[name.lower()] = int(rest.split()[0]) / 1024
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def soak(code: Path, index: Path, paths: list[str], *, clients: int, seconds: float, sample: float,
+         threads: int) -> tuple[list[tuple[float, dict[str, float]]], list[float], list[str]]:
+    """Run ``python -m web`` of ``code`` over ``index`` under the request mix; memory samples over time."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "web", "--index-dir", str(index), "--port", str(port), "--threads", str(threads)],
+        cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                http.client.HTTPConnection(HOST, port, timeout=2).connect()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the server did not start: {server.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                time.sleep(0.2)
+        samples = [(0.0, memory_of(server.pid))]
+        latencies: list[float] = []
+        errors: list[str] = []
+        budget = Budget(seconds, 10**9)
+        threads_ = [threading.Thread(target=_soak_client, args=(port, paths, budget, n, latencies, errors))
+                    for n in range(clients)]
+        started = time.perf_counter()
+        for thread in threads_:
+            thread.start()
+        while any(t.is_alive() for t in threads_):
+            time.sleep(min(sample, 1.0))
+            now = time.perf_counter() - started
+            if now - samples[-1][0] >= sample:
+                samples.append((now, memory_of(server.pid)))
+        for thread in threads_:
+            thread.join()
+        samples.append((time.perf_counter() - started, memory_of(server.pid)))
+        return samples, latencies, errors
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _soak_client(port: int, paths: list[str], budget: Budget, seed: int, latencies: list[float], errors: list[str]) -> None:
+    rng = random.Random(seed)
+    conn = http.client.HTTPConnection(HOST, port, timeout=60)
+    try:
+        while budget.take():
+            path = rng.choice(paths)
+            started = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                if response.status not in (200, 404):
+                    errors.append(f"{response.status} {path}")
+            except (OSError, http.client.HTTPException) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                conn.close()
+                conn = http.client.HTTPConnection(HOST, port, timeout=60)
+                continue
+            latencies.append(time.perf_counter() - started)
+    finally:
+        conn.close()
+
+
+def print_soak(label: str, samples: list[tuple[float, dict[str, float]]], latencies: list[float], errors: list[str]) -> None:
+    ms = [t * 1000 for t in latencies]
+    elapsed = samples[-1][0] or 1.0
+    print(f"{label}: {len(latencies)} requests in {elapsed:.0f} s ({len(latencies) / elapsed:.1f}/s), "
+          f"{len(errors)} errors, p50 {median(ms):.1f} ms, p95 {percentile(ms, 95):.1f} ms")
+    print("   t (s)   RSS MB   PSS MB  anon MB")
+    for at, mem in samples:
+        print(f"  {at:6.0f}  {mem['rss']:7.0f}  {mem['pss']:7.0f}  {mem['anonymous']:7.0f}")
+    late = [mem["rss"] for at, mem in samples if at >= elapsed / 5]
+    if late:
+        print(f"  RSS over the last {elapsed * 4 / 5:.0f} s: {min(late):.0f}–{max(late):.0f} MB "
+              f"(growth {late[-1] - late[0]:+.0f} MB); at the end {samples[-1][1]['rss']:.0f} MB")
+    for error in errors[:5]:
+        print(f"  error: {error}")
+
+
+def main_soak(args: argparse.Namespace, root: Path, cctv: Path, index: Path) -> None:
+    paths = soak_paths(cctv, count=5000, seed=args.seed)
+    runs = []
+    if args.baseline_code:
+        runs.append(("baseline " + str(args.baseline_code), Path(args.baseline_code), args.baseline_index_dir or index))
+    runs.append(("this checkout", ROOT, index))
+    print(f"soak: {args.clients} clients x {args.soak:.0f} s, {args.threads} waitress threads, over {index}")
+    for label, code, ix in runs:
+        samples, latencies, errors = soak(code, Path(ix), paths, clients=args.clients, seconds=args.soak,
+                                          sample=args.sample, threads=args.threads)
+        print_soak(label, samples, latencies, errors)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index-dir", type=Path, help="index to serve (default: cached index of seeds + CCTV news)")
@@ -125,11 +287,18 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=20_000, help="stop after this many requests")
     parser.add_argument("--threads", type=int, default=8, help="waitress worker threads (default: 8)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--soak", type=float, default=0.0, help="run the memory soak for this many seconds")
+    parser.add_argument("--sample", type=float, default=30.0, help="soak: seconds between memory samples")
+    parser.add_argument("--baseline-code", help="soak: a checkout of another commit to run first, side by side")
+    parser.add_argument("--baseline-index-dir", help="soak: the index the baseline serves (default: --index-dir)")
     args = parser.parse_args()
 
     root = data_dir(args.data)
     cctv = root / "cctv-xwlb" / "articles.jsonl"
     index = args.index_dir or cached_index(root / "seeds", cctv, label="news")
+    if args.soak:
+        main_soak(args, root, cctv, index)
+        return
     queries = title_queries(cctv, count=2000, seed=args.seed)
     direct = in_process(index, queries[:BASELINE_QUERIES])
 

@@ -6,6 +6,7 @@
 | ``ZHSEARCH_DATA`` | ``../shared/data`` | the shared test/benchmark data (tests and bench only) |
 | ``ZHSEARCH_JIEBA_CACHE`` | jieba's own file in the system temp folder | where jieba keeps its dictionary cache (made readable by all) |
 | ``ZHSEARCH_PROCS`` | number of CPUs, at most 4 | worker processes for a rebuild |
+| ``ZHSEARCH_CACHE_MB`` | ``64`` | postings a search process keeps in memory per index (shared by its threads) |
 | ``ZHSEARCH_TRUSTED_HOSTS`` | ``python -m web``: the loopback names and its ``--host`` | host names the web server answers (comma-separated; ``.example.org`` for a domain) |
 """
 
@@ -37,6 +38,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATA", "../shared/data", "shared test and benchmark data (tests, bench)"),
     Setting("JIEBA_CACHE", "", "jieba dictionary cache file (default: jieba's own, in the system temp folder)"),
     Setting("PROCS", "", "worker processes for rebuild (default: CPUs, at most 4)"),
+    Setting("CACHE_MB", "64", "postings a search process keeps in memory per index, in MB (shared by its threads)"),
     Setting("TRUSTED_HOSTS", "", "host names the web server answers, comma-separated (default: loopback and --host)"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -60,6 +62,16 @@ def procs() -> int:
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def cache_bytes() -> int:
+    """``ZHSEARCH_CACHE_MB`` in bytes (a bad value: the default)."""
+    raw = setting("CACHE_MB")
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = float(_BY_NAME["CACHE_MB"].default)
+    return int(max(0.0, mb) * 2**20) if mb == mb else int(float(_BY_NAME["CACHE_MB"].default) * 2**20)
 
 
 def trusted_hosts() -> list[str] | None:

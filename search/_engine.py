@@ -6,9 +6,9 @@ evaluates them itself instead of through Whoosh's matcher tree, which costs
 Python calls per posting per query node:
 
 - each term's postings are read once into numpy arrays of document numbers and
-  term frequencies (a slice of the segment's dense file for frequent terms,
-  written by ``indexer._codec``; Whoosh's blocks for the others) and kept in a
-  per-searcher LRU cache; positions are read only for the documents a phrase
+  term frequencies (``search._postings``) and kept in an LRU bounded in bytes
+  that every thread over the generation shares (``Shared``, with the
+  per-document arrays); positions are read only for the documents a phrase
   or the proximity bonus asks about;
 - document sets are boolean masks over all documents, so AND/OR/NOT are
   vector operations;
@@ -22,7 +22,8 @@ Python calls per posting per query node:
   hold every word; the proximity bonus is bounded by its words' own scores, so
   ranking stops checking positions once no remaining document can reach the top.
 
-An engine belongs to one searcher (one thread, one generation).
+An engine belongs to one searcher (one thread, one generation); its ``Shared``
+state belongs to the generation, one per process.
 """
 
 from __future__ import annotations
@@ -30,263 +31,148 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-import os
-import pickle
-import struct
-from array import array
+import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from whoosh import query as Q
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
-from whoosh.formats import Positions
-from whoosh.matching import ListMatcher
-from whoosh.matching.wrappers import FilterMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 from whoosh.util.times import datetime_to_long
 
 from indexer import schema as F
-from indexer._codec import DENSE_EXT, DENSE_VERSION
+from indexer import settings
 from indexer.matchtext import match_text
+from search._postings import DenseFile, Postings, read_postings
 
 PREFETCH = 64  # documents whose positions the ranking checks in one batch
-CACHED_POSTINGS = 2_000_000  # postings kept per engine: 8 bytes each, plus positions of phrase words
+_ABSENT_BYTES = 64  # what remembering that a term is absent costs
+_MISSING = object()
 _LENGTH_OF_BYTE = np.array([1.0] + [float(byte_to_length(b)) for b in range(1, 256)])
 NO_DATE = np.uint64(2**64 - 1)
-_POSITIONS = Positions()  # Whoosh's decoding of a position string
 
 
-class Postings:
-    """One term's postings over the whole index: document numbers and term frequencies;
-    the position strings are read only when a phrase asks for them."""
+class Shared:
+    """What every thread's engine over one generation shares, read once per process.
 
-    __slots__ = ("_value_of", "ids", "tf")
+    Per-document arrays (the alive mask, field lengths, dates, columns) are read
+    once; postings are kept in one LRU bounded in bytes (document numbers, term
+    frequencies and the position strings phrases have read). Engines read
+    through their own thread's Whoosh readers and put what they read here; the
+    lock guards only the bookkeeping, never a read.
+    """
 
-    def __init__(self, ids: np.ndarray, tf: np.ndarray, value_of: _Values) -> None:
-        self.ids = ids
-        self.tf = tf
-        self._value_of = value_of
+    def __init__(self, budget_bytes: int | None = None) -> None:
+        # Postings kept (document numbers and frequencies, 8 bytes a posting, plus the
+        # position strings phrases have read): ZHSEARCH_CACHE_MB, 64 MB by default.
+        self.budget = settings.cache_bytes() if budget_bytes is None else budget_bytes
+        self._lock = threading.Lock()
+        self._postings: OrderedDict[tuple[str, str], Postings | None] = OrderedDict()
+        self._bytes = 0
+        self._once: dict[Any, Any] = {}
 
-    def positions_many(self, docnums: list[int]) -> list[list[int]]:
-        """Positions in each of these documents (sorted ascending)."""
-        decode = _POSITIONS.decode_positions
-        return [decode(v) if v else [] for v in self._value_of.many(docnums)]
+    @property
+    def cached_bytes(self) -> int:
+        return self._bytes
 
-
-class _Values:
-    """Position strings of one term by document: from a segment's dense file when it has
-    the term, else from Whoosh's blocks (all of the segment's, read on first use)."""
-
-    def __init__(self, engine_leaves: list[tuple[Any, int]], dense: list[_DenseFile], field: str, btext: bytes) -> None:
-        self._leaves = engine_leaves
-        self._dense = dense
-        self._field = field
-        self._btext = btext
-        self._segments: dict[int, tuple[np.ndarray, np.ndarray, bytes] | dict[int, bytes]] = {}
-
-    def _segment(self, i: int) -> tuple[np.ndarray, np.ndarray, bytes] | dict[int, bytes]:
-        found = self._segments.get(i)
-        if found is None:
-            found = self._dense[i].values(self._field, self._btext)
-            if found is None:
-                found = _segment_values(self._leaves[i][0], self._field, self._btext)
-            self._segments[i] = found
+    def once(self, key: Any, compute: Any) -> Any:
+        """``compute()`` the first time ``key`` is asked for; its result ever after."""
+        found = self._once.get(key, _MISSING)
+        if found is _MISSING:
+            value = compute()
+            with self._lock:
+                found = self._once.setdefault(key, value)
         return found
 
-    def many(self, docnums: list[int]) -> list[bytes]:
-        """Position strings of these documents (sorted ascending), b"" where the term is absent."""
-        out: list[bytes] = []
-        start = 0
-        for i, (_leaf, base) in enumerate(self._leaves):
-            end = bisect.bisect_left(docnums, self._leaves[i + 1][1], lo=start) if i + 1 < len(self._leaves) else len(docnums)
-            local = docnums[start:end]
-            start = end
-            if not local:
-                continue
-            seg = self._segment(i)
-            if isinstance(seg, dict):
-                out.extend(seg.get(d - base, b"") for d in local)
-                continue
-            ids, ends, blob = seg
-            wanted = np.asarray(local, dtype=np.int64) - base
-            ks = np.minimum(np.searchsorted(ids, wanted), max(len(ids) - 1, 0))
-            hit = (ids[ks] == wanted) if len(ids) else np.zeros(len(wanted), dtype=bool)
-            stops = ends[ks]
-            starts = np.where(ks > 0, ends[np.maximum(ks - 1, 0)], 0)
-            out.extend(blob[a:b] if h else b"" for a, b, h in zip(starts.tolist(), stops.tolist(), hit.tolist()))
-        return out
+    def postings(self, key: tuple[str, str], read: Any) -> Postings | None:
+        with self._lock:
+            if key in self._postings:
+                self._postings.move_to_end(key)
+                return self._postings[key]
+        found = read()
+        with self._lock:
+            if key in self._postings:  # another thread read it meanwhile: keep one copy
+                return self._postings[key]
+            self._postings[key] = found
+            if found is not None:
+                found.cached = True
+            self._bytes += found.nbytes if found is not None else _ABSENT_BYTES
+            self._evict()
+        return found
 
+    def charge(self, postings: Postings, nbytes: int) -> None:
+        """``postings`` now also holds ``nbytes`` of position strings."""
+        with self._lock:
+            if postings.cached:  # an evicted term's bytes are no longer counted
+                self._bytes += nbytes
+                self._evict()
 
-class _DenseFile:
-    """A segment's frequent terms as plain arrays (written by ``indexer._codec``), memory-mapped."""
-
-    def __init__(self, data: np.ndarray | None, index: dict[tuple[str, bytes], tuple[int, int]]) -> None:
-        self._data = data
-        self._index = index
-
-    @classmethod
-    def open(cls, leaf: Any) -> _DenseFile:
-        segment, storage = getattr(leaf, "_segment", None), getattr(leaf, "_storage", None)
-        folder = getattr(storage, "folder", None)
-        if segment is None or folder is None:
-            return cls(None, {})
-        path = os.path.join(folder, segment.make_filename(DENSE_EXT))
-        try:
-            data = np.memmap(path, dtype=np.uint8, mode="r")
-            (start,) = struct.unpack("<Q", bytes(data[-8:]))
-            stored = pickle.loads(bytes(data[start:-8]))
-            if not isinstance(stored, dict) or stored.get("version") != DENSE_VERSION:
-                raise ValueError("dense postings file of another version")
-            index = stored["terms"]
-        except (OSError, ValueError, EOFError, KeyError, struct.error, pickle.UnpicklingError):
-            # No dense file (an index written before them) or a damaged one: Whoosh's blocks serve.
-            return cls(None, {})
-        return cls(data, index)
-
-    def values(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray, bytes] | None:
-        """The term's document numbers (in this segment), the end offsets of its position
-        strings and those strings as one bytes object; None when this file lacks the term."""
-        found = self._index.get((field, btext))
-        if found is None or self._data is None:
-            return None
-        offset, count = found
-        ids = self._data[offset : offset + 4 * count].view(np.uint32)
-        ends = self._data[offset + 8 * count : offset + 12 * count].view(np.uint32).astype(np.int64)
-        base = offset + 12 * count
-        blob = bytes(self._data[base : base + (int(ends[-1]) if count else 0)])
-        return ids, ends, blob
-
-    def get(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-        found = self._index.get((field, btext))
-        if found is None or self._data is None:
-            return None
-        offset, count = found
-        ids = self._data[offset : offset + 4 * count].view(np.uint32).astype(np.int32)
-        tf = self._data[offset + 4 * count : offset + 8 * count].view(np.float32).copy()
-        return ids, tf
-
-
-def _decode_block(m: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
-    """One W3 postings block as arrays: Whoosh stores the document numbers as a tuple
-    of deltas and the weights as None (all 1), one float (all equal) or a float32 array;
-    its own reader turns these into Python objects one posting at a time."""
-    m._read_data()
-    deltas, weights = m._data[0], m._data[1]
-    ids = np.cumsum(np.asarray(deltas, dtype=np.int64)).astype(np.int32)
-    if weights is None:
-        tf = np.ones(len(ids), dtype=np.float32)
-    elif isinstance(weights, float):
-        tf = np.full(len(ids), weights, dtype=np.float32)
-    else:
-        tf = np.frombuffer(weights, dtype=np.float32).copy() if isinstance(weights, array) else np.asarray(weights, dtype=np.float32)
-    return ids, tf
+    def _evict(self) -> None:
+        while self._bytes > self.budget and len(self._postings) > 1:
+            _, old = self._postings.popitem(last=False)
+            if old is not None:
+                old.cached = False
+            self._bytes -= old.nbytes if old is not None else _ABSENT_BYTES
 
 
 class Engine:
-    def __init__(self, searcher: Searcher, weighting: Any) -> None:
+    """Query evaluation for one thread's searcher, over its generation's ``Shared`` state."""
+
+    def __init__(self, searcher: Searcher, weighting: Any, shared: Shared | None = None) -> None:
         reader = searcher.reader()
         self.reader = reader
+        self.shared = shared if shared is not None else Shared()
         self.n = reader.doc_count_all()
         self.leaves = list(reader.leaf_readers())
-        self.alive = np.zeros(self.n, dtype=bool)
-        self.alive[list(reader.all_doc_ids())] = True
         self.k1 = float(weighting.K1)
         self.b = float(weighting.B)
-        self._postings: OrderedDict[tuple[str, str], Postings | None] = OrderedDict()
-        self._cached = 0
-        self._lengths: dict[str, np.ndarray] = {}
-        self._avg: dict[str, float] = {}
-        self._columns: dict[str, tuple[np.ndarray, list[Any]]] = {}
-        self._dates: np.ndarray | None = None
-        self._dense_files: dict[int, _DenseFile] = {}
         self._bases = [base for _leaf, base in self.leaves]
         self._text_columns: dict[int, Any] = {}
+
+    @property
+    def alive(self) -> np.ndarray:
+        def compute() -> np.ndarray:
+            alive = np.zeros(self.n, dtype=bool)
+            alive[list(self.reader.all_doc_ids())] = True
+            return alive
+
+        return self.shared.once("alive", compute)
 
     # ----- postings and statistics
 
     def postings(self, field: str, text: str) -> Postings | None:
-        key = (field, text)
-        if key in self._postings:
-            self._postings.move_to_end(key)
-            return self._postings[key]
-        found = self._read(field, text)
-        self._postings[key] = found
-        self._cached += len(found.ids) if found is not None else 1
-        while self._cached > CACHED_POSTINGS and len(self._postings) > 1:
-            _, old = self._postings.popitem(last=False)
-            self._cached -= len(old.ids) if old is not None else 1
-        return found
+        return self.shared.postings((field, text), lambda: self._read(field, text))
 
     def _read(self, field: str, text: str) -> Postings | None:
         if field not in self.reader.schema:
             return None
         btext = self.reader.schema[field].to_bytes(text)
-        ids: list[np.ndarray] = []
-        tfs: list[np.ndarray] = []
-        for m, base, dense in self._matchers(field, btext):
-            if dense is not None:
-                ids.append(dense[0] + base)
-                tfs.append(dense[1])
-            elif isinstance(m, ListMatcher):
-                ids.append(np.asarray(m._ids, dtype=np.int32) + base)
-                weights = m._weights
-                tfs.append(np.asarray(weights if weights is not None else [1.0] * len(m._ids), dtype=np.float32))
-            elif isinstance(m, W3LeafMatcher):
-                while m.is_active():
-                    block_ids, block_tf = _decode_block(m)
-                    ids.append(block_ids + base)
-                    tfs.append(block_tf)
-                    m._next_block()
-            else:  # not expected with this codec: Whoosh's generic path
-                while m.is_active():
-                    ids.append(np.array([m.id() + base], dtype=np.int32))
-                    tfs.append(np.array([m.weight()], dtype=np.float32))
-                    m.next()
-        if not ids:
-            return None
-        # The loader holds the segment readers, not the engine: no reference cycle through the cache.
-        dense = [self._dense(i) for i in range(len(self.leaves))]
-        return Postings(np.concatenate(ids), np.concatenate(tfs), _Values(self.leaves, dense, field, btext))
+        return read_postings(self.leaves, self._dense(), field, btext, self.shared.charge)
 
-    def _matchers(self, field: str, btext: bytes) -> Iterator[tuple[Any, int, tuple[np.ndarray, np.ndarray] | None]]:
-        """Per segment holding the term: its Whoosh matcher, its base document number,
-        and its postings as arrays when the segment's dense file has them."""
-        for i, (leaf, base) in enumerate(self.leaves):
-            dense = self._dense(i).get(field, btext)
-            if dense is not None:
-                yield None, base, dense
-            elif (field, btext) in leaf:
-                m = leaf.postings(field, btext)
-                while isinstance(m, FilterMatcher):  # deletions: handled by the alive mask
-                    m = m.child
-                yield m, base, None
-
-    def _dense(self, i: int) -> _DenseFile:
-        found = self._dense_files.get(i)
-        if found is None:
-            found = self._dense_files[i] = _DenseFile.open(self.leaves[i][0])
-        return found
-
+    def _dense(self) -> list[DenseFile]:
+        return self.shared.once("dense", lambda: [DenseFile.open(leaf) for leaf, _base in self.leaves])
 
     def lengths(self, field: str) -> np.ndarray:
-        found = self._lengths.get(field)
-        if found is None:
-            parts = []
-            for leaf, _base in self.leaves:
-                count = leaf.doc_count_all()
-                perdoc = leaf._perdoc  # Whoosh's per-document reader: the lengths column is one byte a document
-                column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN) if hasattr(perdoc, "_cached_reader") else None
-                if column is None:
-                    parts.append(np.array([leaf.doc_field_length(d, field, 1) for d in range(count)], dtype=np.float64))
-                else:
-                    raw = np.fromiter(iter(column), dtype=np.uint8, count=count)
-                    parts.append(_LENGTH_OF_BYTE[raw])
-            found = self._lengths[field] = np.concatenate(parts) if parts else np.zeros(0)
-            self._avg[field] = (self.reader.field_length(field) / (self.n or 1)) or 1.0
-        return found
+        return self.shared.once(("lengths", field), lambda: self._read_lengths(field))[0]
+
+    def average_length(self, field: str) -> float:
+        return self.shared.once(("lengths", field), lambda: self._read_lengths(field))[1]
+
+    def _read_lengths(self, field: str) -> tuple[np.ndarray, float]:
+        parts = []
+        for leaf, _base in self.leaves:
+            count = leaf.doc_count_all()
+            perdoc = leaf._perdoc  # Whoosh's per-document reader: the lengths column is one byte a document
+            column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN) if hasattr(perdoc, "_cached_reader") else None
+            if column is None:
+                parts.append(np.array([leaf.doc_field_length(d, field, 1) for d in range(count)], dtype=np.float64))
+            else:
+                raw = np.fromiter(iter(column), dtype=np.uint8, count=count)
+                parts.append(_LENGTH_OF_BYTE[raw])
+        lengths = np.concatenate(parts) if parts else np.zeros(0)
+        return lengths, (self.reader.field_length(field) / (self.n or 1)) or 1.0
 
     def idf(self, field: str, df: int) -> float:
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
@@ -296,7 +182,7 @@ class Engine:
         lengths = self.lengths(field)
         idf = self.idf(field, len(postings.ids))  # like Whoosh: deleted documents still count
         tf = postings.tf
-        norm = self.k1 * ((1 - self.b) + self.b * lengths[postings.ids] / self._avg[field])
+        norm = self.k1 * ((1 - self.b) + self.b * lengths[postings.ids] / self.average_length(field))
         return boost * idf * (tf * (self.k1 + 1)) / (tf + norm)
 
     # ----- document sets
@@ -375,7 +261,7 @@ class Engine:
             return np.flatnonzero(candidates).tolist()
         slop = max(1, q.slop)
         docs = np.flatnonzero(candidates).tolist()
-        columns = [p.positions_many(docs) for p in plists]  # type: ignore[union-attr]
+        columns = [p.positions_many(docs, self.leaves) for p in plists]  # type: ignore[union-attr]
         return [d for d, *positions in zip(docs, *columns) if _in_order(positions, slop)]
 
     def _per_leaf(self, name: str, *, translate: bool, missing: Any) -> list[Any]:
@@ -395,9 +281,8 @@ class Engine:
 
     def dates(self) -> np.ndarray:
         """Publication times as Whoosh's raw DATETIME column values; ``NO_DATE`` when undated."""
-        if self._dates is None:
-            self._dates = np.array(self._per_leaf(F.PUBLISHED, translate=False, missing=int(NO_DATE)), dtype=np.uint64)
-        return self._dates
+        return self.shared.once("dates", lambda: np.array(
+            self._per_leaf(F.PUBLISHED, translate=False, missing=int(NO_DATE)), dtype=np.uint64))
 
     def _date_mask(self, q: Q.DateRange) -> np.ndarray:
         dates = self.dates()
@@ -470,7 +355,7 @@ class Engine:
                 batch = sorted(int(ids[j]) for j in order[n : n + PREFETCH])
                 for c, (q, bonus) in enumerate(bonuses):
                     docs = [b for b in batch if bonus[b]]
-                    columns = [self.postings(q.fieldname, w).positions_many(docs) for w in q.words]  # type: ignore[union-attr]
+                    columns = [self.postings(q.fieldname, w).positions_many(docs, self.leaves) for w in q.words]  # type: ignore[union-attr]
                     for b, *positions in zip(docs, *columns):
                         near[(c, b)] = _in_order(positions, max(1, q.slop))
             score = float(base[d])
@@ -490,34 +375,14 @@ class Engine:
 
     def column(self, name: str) -> tuple[np.ndarray, list[Any]]:
         """A stored column as integer codes per document and the list of distinct values."""
-        found = self._columns.get(name)
-        if found is None:
+
+        def compute() -> tuple[np.ndarray, list[Any]]:
             raw = self._per_leaf(name, translate=True, missing=None)
             labels: dict[Any, int] = {}
             codes = np.fromiter((labels.setdefault(v, len(labels)) for v in raw), dtype=np.int64, count=len(raw))
-            found = self._columns[name] = (codes, list(labels))
-        return found
+            return codes, list(labels)
 
-
-def _segment_values(leaf: Any, field: str, btext: bytes) -> dict[int, bytes]:
-    """All position strings of a term in one segment, by document, from Whoosh's blocks."""
-    if (field, btext) not in leaf:
-        return {}
-    m = leaf.postings(field, btext)
-    while isinstance(m, FilterMatcher):
-        m = m.child
-    out: dict[int, bytes] = {}
-    if isinstance(m, W3LeafMatcher):
-        while m.is_active():
-            block_ids, _tf = _decode_block(m)
-            m._read_values()
-            out.update(zip(block_ids.tolist(), m._values))
-            m._next_block()
-    else:
-        while m.is_active():
-            out[m.id()] = m.value() or b""
-            m.next()
-    return out
+        return self.shared.once(("column", name), compute)
 
 
 def _in_order(positions: list[list[int]], slop: int) -> bool:
@@ -529,9 +394,10 @@ def _in_order(positions: list[list[int]], slop: int) -> bool:
     return True
 
 
-def engine_for(searcher: Searcher) -> Engine:
+def engine_for(searcher: Searcher, shared: Shared | None = None) -> Engine:
+    """The engine of ``searcher`` (made on first use, over ``shared`` or state of its own)."""
     found = getattr(searcher, "_zhsearch_engine", None)
     if found is None:
-        found = Engine(searcher, searcher.weighting)
+        found = Engine(searcher, searcher.weighting, shared)
         searcher._zhsearch_engine = found  # type: ignore[attr-defined]
     return found

@@ -1,8 +1,11 @@
 """Open the index once and keep serving it; pick up a rebuilt or updated index by itself.
 
-Each thread keeps its own Whoosh searcher (searchers are not shared across
-threads). Before a query the cache checks, cheaply, whether ``CURRENT`` names
-another generation or Whoosh has a newer commit, and reopens only then.
+Each thread keeps its own Whoosh searcher (Whoosh's readers seek shared file
+handles, so they are not shared across threads), but everything a search keeps
+in memory (postings, per-document arrays) lives in one ``Shared`` per
+generation and process, so memory does not grow with the server's threads.
+Before a query the cache checks, cheaply, whether ``CURRENT`` names another
+generation or Whoosh has a newer commit, and reopens only then.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from whoosh.searching import Searcher
 
 import indexer
 from indexer import settings
+from search._engine import Shared, engine_for
 from search.errors import IndexDamagedError, IndexNotFoundError
 
 # The CURRENT file is re-read at most this often per thread.
@@ -67,10 +71,29 @@ class _Open:
 class IndexCache:
     def __init__(self) -> None:
         self._local = threading.local()
+        self._lock = threading.Lock()
+        # The shared state of the newest commit seen of each index folder; threads still on an
+        # older one keep theirs alive through their engines until they move on.
+        self._shared: dict[Path, tuple[tuple[str, int], Shared]] = {}
 
     def clear(self) -> None:
-        """Forget this thread's open indexes (and their caches); the next query reopens."""
+        """Forget this thread's open indexes and the process's shared caches; the next query reopens."""
         self._local.slots = {}
+        with self._lock:
+            self._shared.clear()
+
+    def shared(self, root: Path, generation: Path, searcher: Searcher) -> Shared:
+        """The one ``Shared`` of this generation and Whoosh commit in this process."""
+        key = (generation.name, searcher.reader().generation())
+        with self._lock:
+            found = self._shared.get(root)
+            if found is None or found[0] != key:
+                found = self._shared[root] = (key, Shared())
+            return found[1]
+
+    def _attach(self, root: Path, generation: Path, searcher: Searcher) -> Searcher:
+        engine_for(searcher, self.shared(root, generation, searcher))
+        return searcher
 
     def _slots(self) -> dict[Path, _Open]:
         slots = getattr(self._local, "slots", None)
@@ -97,14 +120,14 @@ class IndexCache:
                     fresh = entry.searcher.refresh()
                     if fresh is not entry.searcher:
                         entry.searcher.close()
-                        entry.searcher = fresh
+                        entry.searcher = self._attach(root, entry.generation, fresh)
                 except (OSError, ValueError) as exc:
                     raise IndexNotFoundError(f"the index in {root} cannot be read: {exc}") from exc
             return entry.searcher, entry.generation
         try:
             generation = indexer.current_generation(root)
             ix = indexer.open_generation(generation)
-            searcher = ix.searcher(weighting=weighting())
+            searcher = self._attach(root, generation, ix.searcher(weighting=weighting()))
         except indexer.IndexNotFoundError as exc:
             raise IndexNotFoundError(str(exc)) from exc
         except indexer.IndexDamagedError as exc:

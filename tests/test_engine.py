@@ -48,7 +48,7 @@ def searcher(news_index: Path):  # type: ignore[no-untyped-def]
     engine = engine_for(found)
     # The frequent terms' postings come from the dense files, the others from Whoosh's blocks.
     assert len(engine.leaves) == 2
-    assert sum(len(engine._dense(i)._index) for i in range(len(engine.leaves))) > 500
+    assert sum(len(dense._index) for dense in engine._dense()) > 500
     return found
 
 
@@ -101,9 +101,11 @@ def test_phrase_positions_match_whoosh(searcher) -> None:  # type: ignore[no-unt
             assert set(engine.phrase_docs(q)) == _whoosh_docs(searcher, q), (text, slop)
 
 
-def test_damaged_or_missing_dense_files_fall_back_to_whoosh_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from indexer import _codec, build_index
-    from search import search
+def test_segments_without_dense_files_read_whoosh_blocks_and_damaged_ones_are_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer import _codec, build_index, current_generation
+    from indexer._integrity import write_manifest
+    from search import IndexDamagedError, search
     from tests.conftest import SAMPLE_ARTICLES
 
     monkeypatch.setattr(_codec, "DENSE_MIN", 2)  # the sample is small: give its terms in 2+ articles dense postings
@@ -112,12 +114,65 @@ def test_damaged_or_missing_dense_files_fall_back_to_whoosh_blocks(tmp_path: Pat
     expected = [(h.id, h.score) for h in search("齐齐哈尔 装备", index_dir=tmp_path).hits]
     dense = list(tmp_path.glob("gen-*/*.zdn"))
     assert dense
+    original = {path: path.read_bytes() for path in dense}
     for path in dense:
-        path.write_bytes(path.read_bytes()[:-5])  # truncated
+        path.write_bytes(original[path][:-5])  # truncated: the size check at open names it
     CACHE.clear()
-    assert [(h.id, h.score) for h in search("齐齐哈尔 装备", index_dir=tmp_path).hits] == expected
+    with pytest.raises(IndexDamagedError, match=r"\.zdn"):
+        search("齐齐哈尔 装备", index_dir=tmp_path)
     for path in dense:
+        path.write_bytes(original[path][:-12] + bytes(12))  # same size, bad footer: refused when read
+    CACHE.clear()
+    with pytest.raises(IndexDamagedError, match="rebuild"):
+        search("齐齐哈尔 装备", index_dir=tmp_path)
+    for path in dense:  # segments written without dense files (no frequent terms) answer the same
         path.unlink()
+    write_manifest(current_generation(tmp_path))
     CACHE.clear()
     assert [(h.id, h.score) for h in search("齐齐哈尔 装备", index_dir=tmp_path).hits] == expected
     assert expected
+
+
+def test_threads_share_one_bounded_state_per_generation(news_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight threads searching at once get the answers one thread gets, over one ``Shared``
+    whose postings stay within its byte budget (a small one here, so that it evicts)."""
+    import threading
+
+    from search import search
+    from search import _engine
+
+    queries = _queries(40) + ['"中共中央"', "经济 发展", "习", "哈尔滨 冰雪"]
+    CACHE.clear()
+    expected = {q: [(h.id, round(h.score, 9)) for h in search(q, index_dir=news_index, per_page=20).hits] for q in queries}
+    CACHE.clear()
+    monkeypatch.setenv("ZHSEARCH_CACHE_MB", "0.25")
+    got: dict[str, list[tuple[str, float]]] = {}
+    shared: set[int] = set()
+    errors: list[BaseException] = []
+
+    def run(offset: int) -> None:
+        try:
+            for q in queries[offset:] + queries[:offset]:
+                got[q] = [(h.id, round(h.score, 9)) for h in search(q, index_dir=news_index, per_page=20).hits]
+                assert got[q] == expected[q], q
+            searcher, _gen = CACHE.searcher(news_index)
+            shared.add(id(engine_for(searcher).shared))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i * 5,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert got == expected
+    assert len(shared) == 1  # one per generation, not one per thread
+    searcher, _gen = CACHE.searcher(news_index)
+    state = engine_for(searcher).shared
+    assert state.budget == 256 * 1024
+    # Within budget, give or take the one entry the cache always keeps.
+    largest = max((p.nbytes for p in state._postings.values() if p is not None), default=0)
+    assert 0 < state.cached_bytes <= state.budget + largest
+    assert state.cached_bytes == sum(p.nbytes if p is not None else _engine._ABSENT_BYTES for p in state._postings.values())
+    CACHE.clear()
