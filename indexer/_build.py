@@ -147,8 +147,12 @@ def build_index(
     *,
     procs: int | None = None,
     progress: Progress | None = None,
+    follow_symlinks: bool = False,
 ) -> BuildReport:
-    """Index ``sources`` into a new generation and swap it in atomically."""
+    """Index ``sources`` into a new generation and swap it in atomically.
+
+    File symlinks under a SOURCE folder that point outside it are skipped unless ``follow_symlinks``.
+    """
     root = settings.index_dir(index_dir)
     report = BuildReport("rebuild", str(root))
     started = time.perf_counter()
@@ -161,7 +165,7 @@ def build_index(
                       else PooledSegmentWriter(ix, limitmb=WRITER_MEMORY_MB))
             seen: dict[str, str] = {}
             try:
-                for article in _articles(read_sources(sources), report, progress):
+                for article in _articles(read_sources(sources, follow_symlinks=follow_symlinks), report, progress):
                     first = seen.get(article.id)
                     if first is not None:
                         report.skipped.append(Skipped(article.origin or article.id, f"duplicate id {article.id!r} (first in {first})"))
@@ -209,12 +213,13 @@ def update_index(
     index_dir: str | os.PathLike[str] | None = None,
     *,
     progress: Progress | None = None,
+    follow_symlinks: bool = False,
 ) -> BuildReport:
     """Add the articles in ``sources``, replacing those whose id is already indexed."""
 
     def apply(writer: IndexWriter, searcher: object, report: BuildReport) -> None:
         seen: set[str] = set()
-        for article in _articles(read_sources(sources), report, progress):
+        for article in _articles(read_sources(sources, follow_symlinks=follow_symlinks), report, progress):
             exists = article.id in seen or searcher.document_number(**{F.ID_FIELD: article.id}) is not None  # type: ignore[attr-defined]
             writer.update_document(**to_document(article))
             seen.add(article.id)

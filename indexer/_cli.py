@@ -34,11 +34,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     common.add_argument("--json", action="store_true", help="print the summary as JSON")
+    reading = argparse.ArgumentParser(add_help=False)
+    reading.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="also read file symlinks that point outside their SOURCE folder (skipped by default)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("rebuild", parents=[common], help="build a fresh index from SOURCEs and swap it in atomically")
+    p = sub.add_parser("rebuild", parents=[common, reading], help="build a fresh index from SOURCEs and swap it in atomically")
     p.add_argument("sources", nargs="*", metavar="SOURCE", help=f"files or folders (default: {DEFAULT_SOURCE})")
     p.add_argument("--procs", type=int, default=None, help="worker processes (default: CPUs, at most 4)")
-    p = sub.add_parser("update", parents=[common], help="add articles from SOURCEs, replacing those with the same id")
+    p = sub.add_parser("update", parents=[common, reading], help="add articles from SOURCEs, replacing those with the same id")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p = sub.add_parser("delete", parents=[common], help="remove articles by id")
     p.add_argument("ids", nargs="+", metavar="ID")
@@ -169,9 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress = _Progress(not args.quiet and not args.json)
         try:
             if args.command == "rebuild":
-                report = build_index(args.sources or [DEFAULT_SOURCE], args.index_dir, procs=args.procs, progress=progress)
+                report = build_index(args.sources or [DEFAULT_SOURCE], args.index_dir, procs=args.procs, progress=progress,
+                                     follow_symlinks=args.follow_symlinks)
             elif args.command == "update":
-                report = update_index(args.sources, args.index_dir, progress=progress)
+                report = update_index(args.sources, args.index_dir, progress=progress, follow_symlinks=args.follow_symlinks)
             else:
                 report = delete_articles(args.ids, args.index_dir)
         finally:

@@ -4,6 +4,10 @@ Formats, recognised by extension and then by content: raw page text
 (``.txt``), HTML pages, JSON lines, and Sogou ``<doc>`` record files; in
 UTF-8, GB18030 or Big5. Whatever cannot become an article is reported as a
 ``Skipped`` item with a one-line reason; nothing here raises at the caller.
+
+A file symlink under a SOURCE folder is read only when it points inside that
+folder (``follow_symlinks=True`` reads them all); symlinked folders are never
+followed. A SOURCE that is itself a symlink is followed: it was named.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from indexer.article import Article, derive_title, parse_date
 from indexer.errors import ArticleParseError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
+OUTSIDE_LINK = "symbolic link to a file outside SOURCE"
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 TEXT_SUFFIXES = {".txt", ".text", ""}
@@ -48,19 +53,41 @@ class Skipped:
 Item = Article | Skipped
 
 
-def iter_files(source: Path) -> Iterator[Path]:
-    """Regular files under ``source`` in a stable order; symlinked folders are not followed."""
+def iter_files(source: Path, *, follow_symlinks: bool = False) -> Iterator[Path]:
+    """The files under ``source`` that are read, in a stable order (see ``_walk``)."""
+    for entry in _walk(source, root=source, follow_symlinks=follow_symlinks):
+        if isinstance(entry, Path):
+            yield entry
+
+
+def _walk(source: Path, *, root: Path, follow_symlinks: bool) -> Iterator[Path | Skipped]:
+    """Files under ``source`` in a stable order, hidden ones left out; file symlinks pointing
+    outside ``source`` are ``Skipped`` unless ``follow_symlinks``; symlinked folders are not followed."""
     if source.is_file():
         yield source
         return
+    inside = os.path.realpath(source)
     for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(dirpath, name)
+            if name.startswith("."):
+                continue
+            path = Path(dirpath, name)
+            if not follow_symlinks and path.is_symlink() and not _within(os.path.realpath(path), inside):
+                yield Skipped(_rel(path, root), OUTSIDE_LINK)
+            else:
+                yield path
 
 
-def read_sources(sources: Iterable[str | os.PathLike[str]]) -> Iterator[Item]:
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+
+
+def read_sources(sources: Iterable[str | os.PathLike[str]], *, follow_symlinks: bool = False) -> Iterator[Item]:
     """Every article (or skip report) found under ``sources``."""
     for raw in sources:
         source = Path(raw)
@@ -68,13 +95,16 @@ def read_sources(sources: Iterable[str | os.PathLike[str]]) -> Iterator[Item]:
             yield Skipped(str(source), "no such file or folder")
             continue
         root = source.parent if source.is_file() else source
-        boilerplate = _folder_boilerplate(source) if source.is_dir() else {}
-        for path in iter_files(source):
-            yield from read_file(path, root=root, boilerplate=boilerplate.get(path.parent, frozenset()))
+        boilerplate = _folder_boilerplate(source, follow_symlinks=follow_symlinks) if source.is_dir() else {}
+        for entry in _walk(source, root=root, follow_symlinks=follow_symlinks):
+            if isinstance(entry, Skipped):
+                yield entry
+            else:
+                yield from read_file(entry, root=root, boilerplate=boilerplate.get(entry.parent, frozenset()))
 
 
 def read_file(path: Path, *, root: Path, boilerplate: frozenset[str] = frozenset()) -> Iterator[Item]:
-    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    rel = _rel(path, root)
     try:
         size = path.stat().st_size
         if size == 0:
@@ -261,10 +291,10 @@ def _read_doc_records(text: str, rel: str) -> Iterator[Item]:
         yield _with_id(article, docno or where)
 
 
-def _folder_boilerplate(source: Path) -> dict[Path, frozenset[str]]:
+def _folder_boilerplate(source: Path, *, follow_symlinks: bool) -> dict[Path, frozenset[str]]:
     """Lines repeated across many raw-text files of one folder (cross-document evidence)."""
     by_dir: dict[Path, list[Path]] = {}
-    for path in iter_files(source):
+    for path in iter_files(source, follow_symlinks=follow_symlinks):
         if path.suffix.lower() in TEXT_SUFFIXES - {""}:
             by_dir.setdefault(path.parent, []).append(path)
     found: dict[Path, frozenset[str]] = {}

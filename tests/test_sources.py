@@ -190,3 +190,46 @@ def test_symlink_loops_are_not_followed(tmp_path: Path) -> None:
     (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
     found = articles(list(read_sources([tmp_path])))
     assert [a.id for a in found] == ["a.txt"]
+
+# ---- symbolic links ---------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def linked(tmp_path: Path) -> Path:
+    """A SOURCE folder with a file symlink out of it, one within it, and a folder outside."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("外部文件\n不应被读到的内容。\n", "utf-8")
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "real.txt").write_text("内部文件\n文件夹里的正文。\n", "utf-8")
+    (src / "inside-link.txt").symlink_to(Path("sub", "real.txt"))
+    (src / "out-link.txt").symlink_to(outside / "secret.txt")
+    (src / "sub" / "up-link.txt").symlink_to(Path("..", "..", "outside", "secret.txt"))
+    (src / "dangling-out.txt").symlink_to(outside / "gone.txt")
+    (src / "linked-folder").symlink_to(outside, target_is_directory=True)
+    return src
+
+
+def test_error_file_symlinks_out_of_the_source_folder_are_skipped(linked: Path) -> None:
+    items = list(read_sources([linked]))
+    assert sorted(a.id for a in articles(items)) == ["inside-link.txt", "sub/real.txt"]
+    assert sorted((s.item, s.reason) for s in skipped(items)) == [
+        ("dangling-out.txt", "symbolic link to a file outside SOURCE"),
+        ("out-link.txt", "symbolic link to a file outside SOURCE"),
+        ("sub/up-link.txt", "symbolic link to a file outside SOURCE"),
+    ]
+
+
+def test_follow_symlinks_reads_file_links_out_of_the_folder_but_not_folder_links(linked: Path) -> None:
+    items = list(read_sources([linked], follow_symlinks=True))
+    assert sorted(a.id for a in articles(items)) == ["inside-link.txt", "out-link.txt", "sub/real.txt", "sub/up-link.txt"]
+    assert [(s.item, s.reason.split(":")[0]) for s in skipped(items)] == [("dangling-out.txt", "cannot read")]
+
+
+def test_a_source_that_is_itself_a_symlink_is_followed(linked: Path, tmp_path: Path) -> None:
+    (tmp_path / "src-link").symlink_to(linked, target_is_directory=True)
+    (tmp_path / "file-link.txt").symlink_to(tmp_path / "outside" / "secret.txt")
+    items = list(read_sources([tmp_path / "src-link", tmp_path / "file-link.txt"]))
+    assert sorted(a.id for a in articles(items)) == ["file-link.txt", "inside-link.txt", "sub/real.txt"]
+    assert len(skipped(items)) == 3
