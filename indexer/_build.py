@@ -20,7 +20,7 @@ from whoosh.writing import IndexWriter
 from indexer import _store, settings
 from indexer._writer import ParallelWriter, PooledSegmentWriter
 from indexer._normalize import normalize
-from indexer._sources import Item, Skipped, read_sources
+from indexer._sources import Item, Note, Skipped, read_sources
 from indexer._vocab import write_vocab
 from indexer.matchtext import match_text
 from indexer.article import Article
@@ -46,6 +46,7 @@ class BuildReport:
     deleted: int = 0
     not_found: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)  # indexed, with a change: bytes replaced, a field cut
     cleaned: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -141,6 +142,21 @@ def _articles(items: Iterable[Item], report: BuildReport, progress: Progress | N
             progress(1)
 
 
+def _document(article: Article, report: BuildReport) -> dict[str, object] | None:
+    """The fields to write, checked here: a document the writer (or a worker process) fails on
+    half-way would abort the build. None, and the article reported as skipped, if it cannot be written."""
+    try:
+        doc = to_document(article)
+        for value in doc.values():
+            if isinstance(value, str):
+                value.encode("utf-8")
+    except Exception as exc:  # noqa: BLE001 - this article's failure, reported as its skip
+        report.skipped.append(Skipped(article.origin or article.id, f"cannot index ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"))
+        return None
+    report.notes.extend(Note(article.origin or article.id, note) for note in article.notes)
+    return doc
+
+
 def build_index(
     sources: Iterable[str | os.PathLike[str]],
     index_dir: str | os.PathLike[str] | None = None,
@@ -170,8 +186,11 @@ def build_index(
                     if first is not None:
                         report.skipped.append(Skipped(article.origin or article.id, f"duplicate id {article.id!r} (first in {first})"))
                         continue
+                    doc = _document(article, report)
+                    if doc is None:
+                        continue
                     seen[article.id] = article.origin or article.id
-                    writer.add_document(**to_document(article))
+                    writer.add_document(**doc)
                     report.indexed += 1
             except BaseException:
                 writer.cancel()
@@ -220,8 +239,11 @@ def update_index(
     def apply(writer: IndexWriter, searcher: object, report: BuildReport) -> None:
         seen: set[str] = set()
         for article in _articles(read_sources(sources, follow_symlinks=follow_symlinks), report, progress):
+            doc = _document(article, report)
+            if doc is None:
+                continue
             exists = article.id in seen or searcher.document_number(**{F.ID_FIELD: article.id}) is not None  # type: ignore[attr-defined]
-            writer.update_document(**to_document(article))
+            writer.update_document(**doc)
             seen.add(article.id)
             if exists:
                 report.replaced += 1

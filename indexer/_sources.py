@@ -3,7 +3,9 @@
 Formats, recognised by extension and then by content: raw page text
 (``.txt``), HTML pages, JSON lines, and Sogou ``<doc>`` record files; in
 UTF-8, GB18030 or Big5. Whatever cannot become an article is reported as a
-``Skipped`` item with a one-line reason; nothing here raises at the caller.
+``Skipped`` item with a one-line reason; nothing here raises at the caller:
+one bad file, line or record never stops the others. What reading changed in
+an article that was still indexed is in its ``notes``.
 
 A file symlink under a SOURCE folder is read only when it points inside that
 folder (``follow_symlinks=True`` reads them all); symlinked folders are never
@@ -15,9 +17,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -50,7 +53,24 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True)
+class Note:
+    """An input item that was indexed with a change (bytes replaced, a field cut), and which."""
+
+    item: str
+    note: str
+
+
 Item = Article | Skipped
+
+
+def shown_name(name: str) -> str:
+    """A file name as an id or report item: the bytes of a name that is not UTF-8 (which
+    ``os`` hands over as surrogate escapes, and which cannot be written to the index) as ``\\xNN``."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def iter_files(source: Path, *, follow_symlinks: bool = False) -> Iterator[Path]:
@@ -83,8 +103,9 @@ def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _rel(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+def _rel(path: Path, root: Path, *, shown: bool = True) -> str:
+    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    return shown_name(rel) if shown else rel
 
 
 def read_sources(sources: Iterable[str | os.PathLike[str]], *, follow_symlinks: bool = False) -> Iterator[Item]:
@@ -92,7 +113,10 @@ def read_sources(sources: Iterable[str | os.PathLike[str]], *, follow_symlinks: 
     for raw in sources:
         source = Path(raw)
         if not source.exists():
-            yield Skipped(str(source), "no such file or folder")
+            yield Skipped(shown_name(str(source)), "no such file or folder")
+            continue
+        if not (source.is_file() or source.is_dir()):
+            yield Skipped(shown_name(str(source)), "not a regular file or folder")
             continue
         root = source.parent if source.is_file() else source
         boilerplate = _folder_boilerplate(source, follow_symlinks=follow_symlinks) if source.is_dir() else {}
@@ -105,8 +129,20 @@ def read_sources(sources: Iterable[str | os.PathLike[str]], *, follow_symlinks: 
 
 def read_file(path: Path, *, root: Path, boilerplate: frozenset[str] = frozenset()) -> Iterator[Item]:
     rel = _rel(path, root)
+    if rel != _rel(path, root, shown=False):
+        note = "file name is not UTF-8: its undecodable bytes are written as \\xNN in the id"
+        for item in _read_file(path, rel, boilerplate):
+            yield replace(item, notes=(note, *item.notes)) if isinstance(item, Article) else item
+        return
+    yield from _read_file(path, rel, boilerplate)
+
+
+def _read_file(path: Path, rel: str, boilerplate: frozenset[str]) -> Iterator[Item]:
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ArticleParseError(rel, "not a regular file")
+        size = info.st_size
         if size == 0:
             raise ArticleParseError(rel, "empty file")
         suffix = path.suffix.lower()
@@ -133,6 +169,13 @@ def read_file(path: Path, *, root: Path, boilerplate: frozenset[str] = frozenset
         yield Skipped(exc.path, exc.reason)
     except OSError as exc:
         yield Skipped(rel, f"cannot read: {exc.strerror or exc}")
+    except Exception as exc:  # a reader's own failure on odd input: this file only, never the build
+        yield Skipped(rel, _failure(exc))
+
+
+def _failure(exc: BaseException) -> str:
+    message = " ".join(str(exc).split())
+    return f"cannot read ({type(exc).__name__}: {message[:200]})" if message else f"cannot read ({type(exc).__name__})"
 
 
 def parse_article(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Article:
@@ -155,7 +198,8 @@ def _decode(data: bytes, rel: str) -> str:
 
 
 def _finish(
-    rel: str, *, title: str | None, body: str, published: datetime | None = None, **fields: str | None
+    rel: str, *, title: str | None, body: str, published: datetime | None = None, notes: tuple[str, ...] = (),
+    **fields: str | None,
 ) -> Article:
     body = body.strip()
     if not body and not (title or "").strip():
@@ -171,6 +215,7 @@ def _finish(
         published=published,
         title_derived=derived,
         origin=fields.pop("origin", None) or rel,
+        notes=notes,
         **{k: (v.strip() if isinstance(v, str) and v.strip() else None) for k, v in fields.items()},
     )
 
@@ -207,25 +252,52 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[Item]:
             if not raw.strip():
                 continue
             try:
-                line = raw.decode("utf-8-sig") if lineno == 1 else raw.decode("utf-8")
-            except UnicodeDecodeError:
-                try:
-                    line = decode_bytes(raw)[0]
-                except UndecodableError as exc:
-                    yield Skipped(where, str(exc))
-                    continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield Skipped(where, f"invalid JSON ({exc.msg.removesuffix(' at')}, column {exc.colno})")
-                continue
-            if not isinstance(record, dict):
-                yield Skipped(where, "not a JSON object")
-                continue
-            try:
-                yield _from_record(record, where)
+                yield _from_line(raw, where, first=lineno == 1)
             except ArticleParseError as exc:
                 yield Skipped(exc.path, exc.reason)
+            except Exception as exc:  # one line's surprise is that line's skip
+                yield Skipped(where, _failure(exc))
+
+
+def _from_line(raw: bytes, where: str, *, first: bool) -> Article:
+    notes: tuple[str, ...] = ()
+    try:
+        line = raw.decode("utf-8-sig" if first else "utf-8")
+    except UnicodeDecodeError:
+        try:
+            line = decode_bytes(raw)[0]
+        except UndecodableError as exc:
+            raise ArticleParseError(where, str(exc)) from exc
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ArticleParseError(where, f"invalid JSON ({exc.msg.removesuffix(' at')}, column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise ArticleParseError(where, "invalid JSON (nested too deeply)") from exc
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ArticleParseError(where, f"invalid JSON ({str(exc).split(';')[0]})") from exc
+    if not isinstance(record, dict):
+        raise ArticleParseError(where, "not a JSON object")
+    if _SURROGATE_ESCAPE.search(line):
+        cleaned = {k: _without_surrogates(v) for k, v in record.items()}
+        if cleaned != record:
+            record = cleaned
+            notes += ("lone surrogate escapes (half characters) replaced with U+FFFD",)
+    return _from_record(record, where, notes=notes)
+
+
+# JSON may escape half of a UTF-16 surrogate pair alone ("\ud83d"): Python reads it as a
+# lone surrogate, which no UTF-8 file can hold (the index writer fails on it).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: object) -> object:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    return value
 
 
 def _text_field(record: dict[str, object], *names: str) -> str | None:
@@ -238,7 +310,7 @@ def _text_field(record: dict[str, object], *names: str) -> str | None:
     return None
 
 
-def _from_record(record: dict[str, object], where: str) -> Article:
+def _from_record(record: dict[str, object], where: str, *, notes: tuple[str, ...] = ()) -> Article:
     raw_id = record.get("id")
     article_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else where
     body = _text_field(record, "text", "body", "content") or ""
@@ -253,6 +325,7 @@ def _from_record(record: dict[str, object], where: str) -> Article:
         url=_text_field(record, "url"),
         author=_text_field(record, "author"),
         origin=where,
+        notes=notes,
     )
     return _with_id(article, article_id)
 

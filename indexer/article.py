@@ -31,6 +31,9 @@ class Article:
     original_title: str | None = None
     title_derived: bool = False
     origin: str | None = field(default=None, compare=False)
+    # What reading changed in an article that was still indexed (bytes
+    # replaced, a field cut short); the build report lists them.
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def content_hash(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -190,6 +191,78 @@ def test_symlink_loops_are_not_followed(tmp_path: Path) -> None:
     (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
     found = articles(list(read_sources([tmp_path])))
     assert [a.id for a in found] == ["a.txt"]
+
+
+# ---- one bad item never stops the others ------------------------------------------------------------
+
+
+def test_error_deep_and_oversized_json_lines_are_skipped_one_by_one(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    path.write_text("\n".join([
+        '{"id": "before", "title": "前", "text": "深层嵌套之前的记录。"}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"a": ' * 100_000 + "1" + "}" * 100_000,
+        '{"id": "x", "text": "大数。", "n": ' + "9" * 5000 + "}",
+        '{"id": "after", "title": "后", "text": "深层嵌套之后的记录。"}',
+    ]) + "\n", "utf-8")
+    items = list(read_sources([path]))
+    reasons = {s.item: s.reason for s in skipped(items)}
+    assert [a.id for a in articles(items)] == ["before", "after"]
+    assert reasons["feed.jsonl:2"] == reasons["feed.jsonl:3"] == "invalid JSON (nested too deeply)"
+    assert reasons["feed.jsonl:4"].startswith("invalid JSON (Exceeds the limit (4300 digits)")
+
+
+def test_non_utf8_file_name_is_indexed_under_an_escaped_id(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "子目录").mkdir(parents=True)
+    name = os.fsdecode(b"\xd0\xc2\xce\xc5-gbk.txt")  # 新闻 in GBK: not UTF-8
+    (src / "子目录" / name).write_text("国标文件名的新闻\n正文讲述了长春的冬天。\n", "utf-8")
+    (src / os.fsdecode(b"\xff.txt")).write_bytes(b"")
+    items = list(read_sources([src]))
+    (article,) = articles(items)
+    assert article.id == article.origin == "子目录/\\xd0\\xc2\\xce\\xc5-gbk.txt"
+    assert article.title == "国标文件名的新闻"
+    assert article.notes == ("file name is not UTF-8: its undecodable bytes are written as \\xNN in the id",)
+    assert [(s.item, s.reason) for s in skipped(items)] == [("\\xff.txt", "empty file")]
+    article.id.encode("utf-8")
+
+
+def test_lone_surrogate_escapes_in_json_are_replaced_and_noted(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    path.write_text('{"id": "half\\udc80", "title": "表情\\ud83d", "text": ["半个\\ud83d表情", "整个\\ud83d\\ude00表情"]}\n'
+                    '{"id": "plain", "title": "写着\\\\ud83d的标题", "text": "正文。"}\n', "utf-8")
+    half, plain = articles(list(read_sources([path])))
+    assert (half.id, half.title, half.body) == ("half\ufffd", "表情\ufffd", "半个\ufffd表情\n整个😀表情")
+    assert half.notes == ("lone surrogate escapes (half characters) replaced with U+FFFD",)
+    assert plain.title == "写着\\ud83d的标题" and plain.notes == ()
+
+
+def test_error_a_reader_failing_on_one_file_skips_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer import _sources
+
+    (tmp_path / "a.txt").write_text("甲文\n甲的正文。\n", "utf-8")
+    (tmp_path / "b.txt").write_text("乙文\n乙的正文。\n", "utf-8")
+    real = _sources.parse_page_text
+
+    def fails_on_b(text: str, **kwargs: object) -> object:
+        if text.startswith("乙"):
+            raise RecursionError("maximum recursion depth exceeded\nin a parser")
+        return real(text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_sources, "parse_page_text", fails_on_b)
+    items = list(read_sources([tmp_path]))
+    assert [a.id for a in articles(items)] == ["a.txt"]
+    assert [(s.item, s.reason) for s in skipped(items)] == [
+        ("b.txt", "cannot read (RecursionError: maximum recursion depth exceeded in a parser)")]
+
+
+def test_error_fifo_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("甲文\n甲的正文。\n", "utf-8")
+    os.mkfifo(tmp_path / "pipe.txt")
+    items = list(read_sources([tmp_path, tmp_path / "pipe.txt"]))
+    assert [a.id for a in articles(items)] == ["a.txt"]
+    assert [s.reason for s in skipped(items)] == ["not a regular file", "not a regular file or folder"]
+
 
 # ---- symbolic links ---------------------------------------------------------------------------------
 
