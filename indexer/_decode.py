@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
 
@@ -22,8 +23,29 @@ _DECLARED = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
 _XML_DECL = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_\-]+)""", re.I)
 
 
+# Text with a few invalid byte sequences (a scraper cut a character in half, a
+# disk flipped a byte) is read with them replaced by U+FFFD when the rest is
+# clearly in one encoding: at least this many characters from U+0800 up (CJK
+# and the like, three bytes and more in UTF-8) per bad sequence. Chinese in
+# GB18030 or Big5 read as UTF-8 gives about 0.02 of them per bad sequence,
+# and at most 1 (random strings of common characters, 1 to 500 long).
+MIN_GOOD_PER_BAD = 3
+
+
 class UndecodableError(ValueError):
     """The bytes are not text in any encoding we read."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str
+    replaced: int = 0  # invalid byte sequences written as U+FFFD
+
+
+def encoding_name(encoding: str) -> str:
+    """``encoding`` as people write it: UTF-8, GB18030, Big5-HKSCS."""
+    return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "big5hkscs": "Big5-HKSCS"}.get(encoding, encoding.upper())
 
 
 def _canonical(name: str) -> str | None:
@@ -48,29 +70,82 @@ def declared_encoding(data: bytes) -> str | None:
     return _canonical(match.group(1).decode("ascii")) if match else None
 
 
+def decode_lenient(data: bytes, encoding: str) -> tuple[str, int] | None:
+    """``data`` in ``encoding`` with its invalid byte sequences replaced by U+FFFD, and their
+    number; None when they are too many (``MIN_GOOD_PER_BAD``) for the bytes to be that encoding."""
+    try:
+        text = data.decode(encoding, errors="replace")
+    except LookupError:
+        return None
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ch >= "\u0800") - bad
+    return (text, bad) if good >= MIN_GOOD_PER_BAD * bad else None
+
+
+def valid_utf8(data: bytes, *, final: bool = True) -> bool:
+    """Whether ``data`` is UTF-8 (``final=False``: but for a character cut at its end)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def lines_encoding(sample: bytes, *, complete: bool) -> str:
+    """The one encoding of a file of lines (JSON lines) judged on ``sample``, its start:
+    UTF-8, unless most of its non-ASCII lines are not UTF-8 and they read as GB18030 or Big5.
+
+    ``complete``: ``sample`` is the whole file (else its last line may be cut short).
+    """
+    lines = sample.splitlines()
+    cut = None if complete or not lines else lines.pop()
+    if not lines and cut is not None:
+        return "utf-8" if valid_utf8(cut, final=False) else _chinese_encoding(cut)
+    bad = [line for line in lines if not valid_utf8(line)]
+    if not bad or sum(1 for line in lines if not line.isascii()) - len(bad) >= len(bad):
+        return "utf-8"
+    return _chinese_encoding(b"\n".join(bad))
+
+
+def _chinese_encoding(data: bytes) -> str:
+    try:
+        encoding = decode_text(data).encoding
+    except UndecodableError:
+        return "utf-8"
+    return encoding if encoding in _CANDIDATES else "utf-8"
+
+
 def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode ``data`` and return ``(text, encoding)``.
+    """Decode ``data`` and return ``(text, encoding)``; see ``decode_text``."""
+    decoded = decode_text(data)
+    return decoded.text, decoded.encoding
+
+
+def decode_text(data: bytes) -> Decoded:
+    """Decode ``data``; raise ``UndecodableError`` when it is not text we read.
 
     Order: a BOM; strict UTF-8 (a page that is valid UTF-8 is UTF-8 whatever its
     ``<meta charset>`` claims); the declared encoding if the bytes decode with it;
-    GB18030 and Big5, keeping the one that yields more common Chinese; finally
+    GB18030 and Big5, keeping the one that yields more common Chinese; then the
+    same with a few invalid sequences replaced (``decode_lenient``); finally
     charset-normalizer over the whole file.
     """
     for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if data.startswith(bom):
             try:
-                return data.decode(enc), enc
+                return Decoded(data.decode(enc), enc)
             except UnicodeDecodeError as exc:
                 raise UndecodableError(f"invalid {enc} after its byte-order mark") from exc
     if looks_binary(data):
         raise UndecodableError("binary content, not text")
     try:
-        return data.decode("utf-8"), "utf-8"
+        return Decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
         pass
     declared = declared_encoding(data)
+    legacy = list(dict.fromkeys([e for e in (declared, *_CANDIDATES) if e and e != "utf-8"]))
     scored: list[tuple[float, str, str]] = []
-    for enc in dict.fromkeys([e for e in (declared, *_CANDIDATES) if e and e != "utf-8"]):
+    for enc in legacy:
         try:
             text = data.decode(enc)
         except (UnicodeDecodeError, LookupError):
@@ -80,13 +155,39 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     if scored:
         share, enc, text = max(scored)
         if share >= _MIN_COMMON_SHARE:
-            return text, enc
+            return Decoded(text, enc)
+    damaged = _decode_damaged(data, legacy, declared)
+    if damaged is not None:
+        return damaged
     best = from_bytes(data).best()
     if best is not None and best.encoding:
         text = str(best)
         if not any("\u4e00" <= ch <= "\u9fff" for ch in text[:20000]) or _common_han_share(text) >= _MIN_COMMON_SHARE:
-            return text, _canonical(best.encoding) or best.encoding
+            return Decoded(text, _canonical(best.encoding) or best.encoding)
     raise UndecodableError("not UTF-8, GB18030 or Big5 text (no encoding yields readable Chinese)")
+
+
+def _decode_damaged(data: bytes, legacy: list[str], declared: str | None) -> Decoded | None:
+    """UTF-8, or else the legacy encoding that reads as ordinary Chinese, with a few bytes replaced.
+
+    UTF-8 first: when nearly every non-ASCII sequence is valid UTF-8 the bytes are UTF-8 (a
+    legacy encoding read as UTF-8 fails on most of its characters). A legacy candidate must also
+    read as common Chinese, as in the strict pass: GB18030 decodes almost anything.
+    """
+    lenient = decode_lenient(data, "utf-8")
+    if lenient is not None:
+        return Decoded(lenient[0], "utf-8", lenient[1])
+    scored: list[tuple[float, str, str, int]] = []
+    for enc in legacy:
+        lenient = decode_lenient(data, enc)
+        if lenient is not None:
+            bonus = 0.05 if enc == declared else 0.0
+            scored.append((_common_han_share(lenient[0]) + bonus, enc, lenient[0], lenient[1]))
+    if scored:
+        share, enc, text, bad = max(scored)
+        if share >= _MIN_COMMON_SHARE:
+            return Decoded(text, enc, bad)
+    return None
 
 
 # Correctly decoded Chinese has 75-100 % of its Han characters among the most

@@ -25,12 +25,21 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from indexer._decode import UndecodableError, decode_bytes
+from indexer._decode import (
+    Decoded,
+    UndecodableError,
+    decode_lenient,
+    decode_text,
+    encoding_name,
+    lines_encoding,
+    valid_utf8,
+)
 from indexer._text import clean_lines, parse_page_text
 from indexer.article import Article, derive_title, parse_date
 from indexer.errors import ArticleParseError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
+JSONL_SAMPLE_BYTES = 1024 * 1024  # what a JSON lines file's encoding is judged on
 OUTSIDE_LINK = "symbolic link to a file outside SOURCE"
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
@@ -153,24 +162,32 @@ def _read_file(path: Path, rel: str, boilerplate: frozenset[str]) -> Iterator[It
             raise ArticleParseError(rel, f"unsupported file type {suffix!r}")
         if size > MAX_FILE_BYTES:
             raise ArticleParseError(rel, f"file too large ({size / 2**20:.1f} MB > {MAX_FILE_BYTES // 2**20} MB)")
-        text = _decode(path.read_bytes(), rel)
+        decoded = _decode(path.read_bytes(), rel)
+        text = decoded.text
         head = text[:2048].lstrip().lower()
+        notes = (_replaced_note(decoded.replaced, decoded.encoding),) if decoded.replaced else ()
         if suffix in RECORD_SUFFIXES or head.startswith(("<doc>", "<docs>", "<doclist>")):
             if "<doc>" in text[:4096]:
-                yield from _read_doc_records(text, rel)
+                for item in _read_doc_records(text, rel):
+                    yield replace(item, notes=notes + item.notes) if isinstance(item, Article) and notes else item
                 return
             if suffix in RECORD_SUFFIXES:
                 raise ArticleParseError(rel, "XML without <doc> records (RSS and other XML are not articles)")
         if suffix in HTML_SUFFIXES or head.startswith(("<!doctype html", "<html")):
-            yield _from_html(text, rel)
+            article = _from_html(text, rel)
         else:
-            yield _from_page_text(text, rel, boilerplate)
+            article = _from_page_text(text, rel, boilerplate)
+        yield replace(article, notes=notes + article.notes) if notes else article
     except ArticleParseError as exc:
         yield Skipped(exc.path, exc.reason)
     except OSError as exc:
         yield Skipped(rel, f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # a reader's own failure on odd input: this file only, never the build
         yield Skipped(rel, _failure(exc))
+
+
+def _replaced_note(bad: int, encoding: str) -> str:
+    return f"{bad} invalid {encoding_name(encoding)} byte sequence{'s' if bad > 1 else ''} replaced with U+FFFD"
 
 
 def _failure(exc: BaseException) -> str:
@@ -190,9 +207,9 @@ def parse_article(path: str | os.PathLike[str], *, root: str | os.PathLike[str] 
     return item
 
 
-def _decode(data: bytes, rel: str) -> str:
+def _decode(data: bytes, rel: str) -> Decoded:
     try:
-        return decode_bytes(data)[0]
+        return decode_text(data)
     except UndecodableError as exc:
         raise ArticleParseError(rel, str(exc)) from exc
 
@@ -246,28 +263,41 @@ def _from_html(text: str, rel: str) -> Article:
 
 
 def _read_jsonl(path: Path, rel: str) -> Iterator[Item]:
+    """One record per line. The file's encoding is judged once, on its first
+    ``JSONL_SAMPLE_BYTES``: a line that is not valid in it is read with a few
+    bad bytes replaced, or skipped, never guessed to be in another encoding."""
     with path.open("rb") as fh:
+        sample = fh.read(JSONL_SAMPLE_BYTES)
+        encoding = lines_encoding(sample, complete=len(sample) < JSONL_SAMPLE_BYTES)
+        fh.seek(0)
         for lineno, raw in enumerate(fh, 1):
             where = f"{rel}:{lineno}"
             if not raw.strip():
                 continue
             try:
-                yield _from_line(raw, where, first=lineno == 1)
+                yield _from_line(raw, where, encoding=encoding, first=lineno == 1)
             except ArticleParseError as exc:
                 yield Skipped(exc.path, exc.reason)
             except Exception as exc:  # one line's surprise is that line's skip
                 yield Skipped(where, _failure(exc))
 
 
-def _from_line(raw: bytes, where: str, *, first: bool) -> Article:
+def _from_line(raw: bytes, where: str, *, encoding: str, first: bool) -> Article:
     notes: tuple[str, ...] = ()
     try:
-        line = raw.decode("utf-8-sig" if first else "utf-8")
-    except UnicodeDecodeError:
-        try:
-            line = decode_bytes(raw)[0]
-        except UndecodableError as exc:
-            raise ArticleParseError(where, str(exc)) from exc
+        if encoding != "utf-8" and not raw.isascii() and valid_utf8(raw):
+            # Chinese in GB18030 or Big5 is almost never valid UTF-8: this line is UTF-8 in a mixed file.
+            line = raw.decode("utf-8")
+            notes = (f"read as UTF-8 (the file is {encoding_name(encoding)})",)
+        else:
+            line = raw.decode("utf-8-sig" if first and encoding == "utf-8" else encoding)
+    except UnicodeDecodeError as exc:
+        lenient = decode_lenient(raw, encoding)
+        name = encoding_name(encoding)
+        if lenient is None:
+            raise ArticleParseError(where, f"invalid {name} at byte {exc.start + 1}, too damaged to repair (the file is read as {name})") from exc
+        line, bad = lenient
+        notes = (_replaced_note(bad, encoding),)
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -379,7 +409,7 @@ def _folder_boilerplate(source: Path, *, follow_symlinks: bool) -> dict[Path, fr
             try:
                 if path.stat().st_size > MAX_FILE_BYTES:
                     continue
-                counts.update(set(clean_lines(decode_bytes(path.read_bytes())[0])))
+                counts.update(set(clean_lines(decode_text(path.read_bytes()).text)))
             except (OSError, UndecodableError):
                 continue
         need = max(BOILERPLATE_MIN_FILES, BOILERPLATE_SHARE * min(len(paths), 2000))

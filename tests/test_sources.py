@@ -306,3 +306,67 @@ def test_a_source_that_is_itself_a_symlink_is_followed(linked: Path, tmp_path: P
     items = list(read_sources([tmp_path / "src-link", tmp_path / "file-link.txt"]))
     assert sorted(a.id for a in articles(items)) == ["file-link.txt", "inside-link.txt", "sub/real.txt"]
     assert len(skipped(items)) == 3
+
+
+# ---- damaged bytes ----------------------------------------------------------------------------------
+
+
+def _damage(data: bytes, *offsets: int) -> bytes:
+    out = bytearray(data)
+    for offset in offsets:
+        out[offset] = 0xFF
+    return bytes(out)
+
+
+GB_PAGE = "哈尔滨冰雪大世界开园\n发布时间：2024-01-05 09:00\n" + "哈尔滨冰雪大世界今天正式开园，游客可以欣赏冰雕雪雕作品。" * 20 + "\n"
+
+
+@pytest.mark.parametrize(("encoding", "name"), [("gb18030", "GB18030"), ("big5", "Big5-HKSCS"), ("utf-8", "UTF-8")])
+def test_a_file_with_a_few_bad_bytes_is_read_with_them_replaced(tmp_path: Path, encoding: str, name: str) -> None:
+    text = GB_PAGE if encoding != "big5" else "齊齊哈爾裝備製造\n發佈時間:2024-05-01 08:00:00\n" + "齊齊哈爾的裝備製造業持續發展，帶動就業。" * 20
+    data = text.encode(encoding)
+    (tmp_path / "page.txt").write_bytes(_damage(data, *range(len(data) // 2, len(data) // 2 + 200, 40)))
+    (article,) = articles(list(read_sources([tmp_path])))
+    assert article.title == text.splitlines()[0]
+    assert "\ufffd" in article.body and article.body.count("\ufffd") < 15
+    (note,) = article.notes
+    assert note.endswith(f"invalid {name} byte sequences replaced with U+FFFD"), note
+
+
+def test_error_text_in_another_encoding_is_not_repaired() -> None:
+    with pytest.raises(UndecodableError):
+        decode_bytes(("测试" * 50).encode("euc_jis_2004", errors="ignore") + "日本語のテキストです。".encode("shift_jis") * 3 + b"\xff")
+    gbk_in_utf8 = ("正文" * 30).encode("utf-8") + ("國標編碼的一段話" * 10).encode("gb18030")
+    from indexer._decode import decode_lenient
+
+    assert decode_lenient(gbk_in_utf8, "utf-8") is None
+
+
+def test_jsonl_line_with_a_bad_byte_is_repaired_and_noted_never_guessed(tmp_path: Path) -> None:
+    good = '{"id": "a", "title": "好的", "text": "北京冬奥会今天开幕，运动员入场。"}'.encode()
+    damaged = _damage('{"id": "b", "title": "坏字节", "text": "这一行中间有一个坏字节，其余都是正常的文字。"}'.encode(), 60)
+    short = '{"id": "c", "title": "坏字节 X", "text": "坏"}'.encode().replace(b"X", b"\xff\xfe\xfd\xfc")
+    other = '{"id": "d", "title": "國標", "text": "這一行是另一種編碼寫的。"}'.encode("gb18030")
+    (tmp_path / "feed.jsonl").write_bytes(b"\n".join([good, damaged, short, other, good.replace(b'"a"', b'"e"')]) + b"\n")
+    items = list(read_sources([tmp_path]))
+    found = {a.id: a for a in articles(items)}
+    assert sorted(found) == ["a", "b", "e"]
+    assert "\ufffd" in found["b"].body and found["b"].body.replace("\ufffd", "").startswith("这一行中间")
+    (note,) = found["b"].notes
+    assert note[0] in "123" and note.endswith(" invalid UTF-8 byte sequences replaced with U+FFFD"), note
+    reasons = {s.item: s.reason for s in skipped(items)}
+    assert reasons.keys() == {"feed.jsonl:3", "feed.jsonl:4"}
+    assert all(r.startswith("invalid UTF-8 at byte ") and r.endswith("(the file is read as UTF-8)") for r in reasons.values())
+
+
+def test_gb18030_jsonl_file_is_read_as_gb18030(tmp_path: Path) -> None:
+    records = [{"id": f"g{i}", "title": f"国标编码的第{i}条新闻", "text": "哈尔滨冰雪大世界今天正式开园，游客可以欣赏冰雕。"} for i in range(5)]
+    lines = [json.dumps(r, ensure_ascii=False).encode("gb18030") for r in records]
+    lines.insert(2, b'{"id": "ascii", "title": "ascii only", "text": "plain text"}')
+    lines[4] = _damage(lines[4], 40)
+    (tmp_path / "gb.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    found = {a.id: a for a in articles(list(read_sources([tmp_path])))}
+    assert sorted(found) == ["ascii", "g0", "g1", "g2", "g3", "g4"]
+    assert [found[f"g{i}"].title for i in (0, 1, 2, 4)] == [f"国标编码的第{i}条新闻" for i in (0, 1, 2, 4)]
+    assert found["g3"].notes and "GB18030" in found["g3"].notes[0]
+    assert not found["g0"].notes
