@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from indexer._decode import (
@@ -35,10 +36,11 @@ from indexer._decode import (
     valid_utf8,
 )
 from indexer._text import clean_lines, parse_page_text
-from indexer.article import Article, derive_title, parse_date
+from indexer.article import MAX_ID_CHARS, Article, cap_fields, derive_title, parse_date
 from indexer.errors import ArticleParseError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_RECORD_BYTES = MAX_FILE_BYTES  # one JSON line; a longer one is skipped, as a larger file is
 JSONL_SAMPLE_BYTES = 1024 * 1024  # what a JSON lines file's encoding is judged on
 OUTSIDE_LINK = "symbolic link to a file outside SOURCE"
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml"}
@@ -215,9 +217,13 @@ def _decode(data: bytes, rel: str) -> Decoded:
 
 
 def _finish(
-    rel: str, *, title: str | None, body: str, published: datetime | None = None, notes: tuple[str, ...] = (),
-    **fields: str | None,
+    rel: str, *, title: str | None, body: str, published: datetime | None = None, article_id: str | None = None,
+    notes: tuple[str, ...] = (), **fields: str | None,
 ) -> Article:
+    """The article of ``rel``, its fields stripped and capped (``article.cap_fields``)."""
+    article_id = article_id or rel
+    if len(article_id) > MAX_ID_CHARS:
+        raise ArticleParseError(rel, f"id too long ({len(article_id):,} characters > {MAX_ID_CHARS:,})")
     body = body.strip()
     if not body and not (title or "").strip():
         raise ArticleParseError(rel, "no text")
@@ -225,8 +231,8 @@ def _finish(
         body = title or ""
     title = (title or "").strip()
     derived = not title
-    return Article(
-        id=rel,
+    return cap_fields(Article(
+        id=article_id,
         title=title or derive_title(body),
         body=body,
         published=published,
@@ -234,7 +240,7 @@ def _finish(
         origin=fields.pop("origin", None) or rel,
         notes=notes,
         **{k: (v.strip() if isinstance(v, str) and v.strip() else None) for k, v in fields.items()},
-    )
+    ))
 
 
 def _from_page_text(text: str, rel: str, boilerplate: frozenset[str]) -> Article:
@@ -270,8 +276,11 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[Item]:
         sample = fh.read(JSONL_SAMPLE_BYTES)
         encoding = lines_encoding(sample, complete=len(sample) < JSONL_SAMPLE_BYTES)
         fh.seek(0)
-        for lineno, raw in enumerate(fh, 1):
+        for lineno, raw in enumerate(_lines(fh), 1):
             where = f"{rel}:{lineno}"
+            if isinstance(raw, int):
+                yield Skipped(where, f"record too large ({raw / 2**20:.1f} MB > {MAX_RECORD_BYTES // 2**20} MB)")
+                continue
             if not raw.strip():
                 continue
             try:
@@ -280,6 +289,18 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[Item]:
                 yield Skipped(exc.path, exc.reason)
             except Exception as exc:  # one line's surprise is that line's skip
                 yield Skipped(where, _failure(exc))
+
+
+def _lines(fh: BinaryIO) -> Iterator[bytes | int]:
+    """The lines of ``fh``; for one longer than ``MAX_RECORD_BYTES``, which is not held in memory, its length."""
+    while raw := fh.readline(MAX_RECORD_BYTES + 1):
+        if len(raw) > MAX_RECORD_BYTES and not raw.endswith(b"\n"):
+            size = len(raw)
+            while (rest := fh.readline(JSONL_SAMPLE_BYTES)) and not rest.endswith(b"\n"):
+                size += len(rest)
+            yield size + len(rest)
+        else:
+            yield raw
 
 
 def _from_line(raw: bytes, where: str, *, encoding: str, first: bool) -> Article:
@@ -342,11 +363,12 @@ def _text_field(record: dict[str, object], *names: str) -> str | None:
 
 def _from_record(record: dict[str, object], where: str, *, notes: tuple[str, ...] = ()) -> Article:
     raw_id = record.get("id")
-    article_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else where
+    valid_id = isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) and str(raw_id).strip()
     body = _text_field(record, "text", "body", "content") or ""
     body = "\n".join(clean_lines(body))
-    article = _finish(
+    return _finish(
         where,
+        article_id=str(raw_id) if valid_id else where,
         title=_text_field(record, "title"),
         body=body,
         published=parse_date(_text_field(record, "date", "published", "publish_time", "time")),
@@ -357,13 +379,6 @@ def _from_record(record: dict[str, object], where: str, *, notes: tuple[str, ...
         origin=where,
         notes=notes,
     )
-    return _with_id(article, article_id)
-
-
-def _with_id(article: Article, article_id: str) -> Article:
-    from dataclasses import replace
-
-    return replace(article, id=article_id)
 
 
 def _read_doc_records(text: str, rel: str) -> Iterator[Item]:
@@ -376,9 +391,11 @@ def _read_doc_records(text: str, rel: str) -> Iterator[Item]:
         if url and (d := _URL_DATE.search(url)):
             published = parse_date("-".join(d.groups()))
         host = urlsplit(url).hostname if url else None
+        docno = (fields.get("docno") or "").strip()
         try:
-            article = _finish(
+            yield _finish(
                 where,
+                article_id=docno or where,
                 title=fields.get("contenttitle"),
                 body=body,
                 published=published,
@@ -389,9 +406,6 @@ def _read_doc_records(text: str, rel: str) -> Iterator[Item]:
             )
         except ArticleParseError as exc:
             yield Skipped(exc.path, exc.reason)
-            continue
-        docno = (fields.get("docno") or "").strip()
-        yield _with_id(article, docno or where)
 
 
 def _folder_boilerplate(source: Path, *, follow_symlinks: bool) -> dict[Path, frozenset[str]]:

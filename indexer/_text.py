@@ -50,7 +50,7 @@ _TRAILER = re.compile(
     rf"{_both_scripts('版权所有|版权声明|内容销售的声明|免责声明|违法和不良信息举报|联系我们|邮箱')}|copyright|©|ICP[备證证]",
     re.I,
 )
-MAX_TITLE_CHARS = 80
+TITLE_LINE_MAX_CHARS = 80  # a longer first line is body text, not a title (the cap on titles: article.MAX_TITLE_CHARS)
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def parse_page_text(text: str, *, boilerplate: Collection[str] = ()) -> PageText
         if _BREADCRUMB.search(lines[i]):
             category = _breadcrumb_category(lines[i]) or category
         i += 1
-    if i < len(lines) and len(lines[i]) <= MAX_TITLE_CHARS and not _META_LINE.match(lines[i]):
+    if i < len(lines) and len(lines[i]) <= TITLE_LINE_MAX_CHARS and not _META_LINE.match(lines[i]):
         title = lines[i]
         i += 1
     meta: dict[str, str] = {}

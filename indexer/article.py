@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
@@ -13,6 +13,24 @@ _DATE = re.compile(
     r"(?:[\sT]*(?P<H>\d{1,2})[:：时](?P<M>\d{2})(?:[:：分](?P<S>\d{2}))?)?"
 )
 DERIVED_TITLE_CHARS = 30
+
+# Field caps, in characters, applied to every article at ingest. Titles and
+# the other short fields are shown on every results page and twice on the
+# article page, so a broken scraper's 5 MB title must not reach them; a cut
+# text field ends in "…". The body is never cut: it stays searchable whole
+# (a file or a JSON line over MAX_FILE_BYTES is skipped instead).
+MAX_TITLE_CHARS = 200
+MAX_SHORT_FIELD_CHARS = 100  # source, category, author, editor
+MAX_URL_CHARS = 2000  # a longer url is dropped, not cut: half a url is a broken link
+MAX_ID_CHARS = 2000  # a longer id is skipped, not cut: a cut id could name another article
+FIELD_CAPS = {
+    "title": MAX_TITLE_CHARS,
+    "original_title": MAX_TITLE_CHARS,
+    "source": MAX_SHORT_FIELD_CHARS,
+    "category": MAX_SHORT_FIELD_CHARS,
+    "author": MAX_SHORT_FIELD_CHARS,
+    "editor": MAX_SHORT_FIELD_CHARS,
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,23 @@ class Article:
             digest.update(part.encode("utf-8"))
             digest.update(b"\x00")
         return digest.hexdigest()
+
+
+def cap_fields(article: Article) -> Article:
+    """``article`` with its short fields cut to ``FIELD_CAPS`` and an overlong url dropped, each change noted."""
+    changes: dict[str, str | None] = {}
+    notes: list[str] = []
+    for name, cap in FIELD_CAPS.items():
+        value = getattr(article, name)
+        if value is not None and len(value) > cap:
+            changes[name] = value[: cap - 1] + "…"
+            notes.append(f"{name} cut to {cap} of {len(value):,} characters")
+    if article.url is not None and len(article.url) > MAX_URL_CHARS:
+        changes["url"] = None
+        notes.append(f"url dropped ({len(article.url):,} characters > {MAX_URL_CHARS:,})")
+    if not changes:
+        return article
+    return replace(article, **changes, notes=article.notes + tuple(notes))  # type: ignore[arg-type]
 
 
 def derive_title(body: str) -> str:

@@ -370,3 +370,42 @@ def test_gb18030_jsonl_file_is_read_as_gb18030(tmp_path: Path) -> None:
     assert [found[f"g{i}"].title for i in (0, 1, 2, 4)] == [f"国标编码的第{i}条新闻" for i in (0, 1, 2, 4)]
     assert found["g3"].notes and "GB18030" in found["g3"].notes[0]
     assert not found["g0"].notes
+
+
+# ---- field caps -------------------------------------------------------------------------------------
+
+
+def test_oversized_fields_are_capped_and_noted(tmp_path: Path) -> None:
+    from indexer.article import MAX_ID_CHARS, MAX_SHORT_FIELD_CHARS, MAX_TITLE_CHARS
+
+    record = {"id": "big", "title": "巨" * 1_750_000, "text": "标题有五百万字节的文章，正文照常可搜。" * 1000,
+              "source": "源" * 10_000, "category": "类" * 300, "author": "作者", "url": "http://x.cn/" + "a" * 5000}
+    long_id = {"id": "i" * (MAX_ID_CHARS + 1), "title": "编号太长", "text": "正文。"}
+    (tmp_path / "big.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n" + json.dumps(long_id) + "\n", "utf-8")
+    (tmp_path / "page.html").write_text(
+        f"<html><head><title>{'长' * 500}</title></head><body><article><h1>{'长' * 500}</h1>"
+        f"<p>{'网页正文讲述了一个很长的标题的故事。' * 20}</p></article></body></html>", "utf-8")
+    items = list(read_sources([tmp_path]))
+    found = {a.id: a for a in articles(items)}
+    big = found["big"]
+    assert len(big.title) == MAX_TITLE_CHARS and big.title.endswith("巨…")
+    assert len(big.source or "") == len(big.category or "") == MAX_SHORT_FIELD_CHARS
+    assert big.author == "作者" and big.url is None
+    assert big.body == record["text"]
+    assert big.notes == ("title cut to 200 of 1,750,000 characters", "source cut to 100 of 10,000 characters",
+                         "category cut to 100 of 300 characters", "url dropped (5,012 characters > 2,000)")
+    assert len(found["page.html"].title) <= MAX_TITLE_CHARS
+    assert [(s.item, s.reason) for s in skipped(items)] == [("big.jsonl:2", "id too long (2,001 characters > 2,000)")]
+
+
+def test_error_a_json_line_over_the_record_cap_is_skipped_and_the_next_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer import _sources
+
+    monkeypatch.setattr(_sources, "MAX_RECORD_BYTES", 1000)
+    monkeypatch.setattr(_sources, "JSONL_SAMPLE_BYTES", 64)
+    big = json.dumps({"id": "big", "title": "大", "text": "长" * 2000}, ensure_ascii=False)
+    small = json.dumps({"id": "small", "title": "小", "text": "短的正文。"}, ensure_ascii=False)
+    (tmp_path / "feed.jsonl").write_text(f"{small}\n{big}\n{small.replace('small', 'next')}\n", "utf-8")
+    items = list(read_sources([tmp_path]))
+    assert [a.id for a in articles(items)] == ["small", "next"]
+    assert [(s.item, s.reason) for s in skipped(items)] == [("feed.jsonl:2", "record too large (0.0 MB > 0 MB)")]
