@@ -35,11 +35,26 @@ _POSITIONS = Positions()  # Whoosh's decoding of a position string
 
 
 class DenseFile:
-    """A segment's frequent terms as plain arrays (written by ``indexer._codec``), memory-mapped."""
+    """A segment's frequent terms as plain arrays (written by ``indexer._codec``).
 
-    def __init__(self, data: np.ndarray | None, index: dict[tuple[str, bytes], tuple[int, int]]) -> None:
-        self._data = data
+    Read with ``pread`` (no shared file offset, so any thread may read) into
+    arrays that the postings cache owns and bounds; a memory map would leave every
+    page a query ever touched in the process's resident memory.
+    """
+
+    def __init__(self, fd: int | None, index: dict[tuple[str, bytes], tuple[int, int]], path: str = "") -> None:
+        self._fd = fd
         self._index = index
+        self._path = path
+
+    def __del__(self) -> None:
+        # Closed with the generation's shared state, when no thread's engine holds it any more.
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
 
     @classmethod
     def open(cls, leaf: Any) -> DenseFile:
@@ -49,37 +64,48 @@ class DenseFile:
             return cls(None, {})
         path = os.path.join(folder, segment.make_filename(DENSE_EXT))
         try:
-            data = np.memmap(path, dtype=np.uint8, mode="r")
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:  # a segment with no term frequent enough: Whoosh's blocks serve
             return cls(None, {})
+        dense = cls(fd, {}, path)  # closes the descriptor if what follows raises
         # Anything else wrong here is a damaged file: the error reaches ``search._args.reading``.
-        (start,) = struct.unpack("<Q", bytes(data[-8:]))
-        stored = pickle.loads(bytes(data[start:-8]))
+        size = os.fstat(fd).st_size
+        (start,) = struct.unpack("<Q", dense._read(size - 8, 8))
+        stored = pickle.loads(dense._read(start, size - 8 - start))
         if not isinstance(stored, dict) or stored.get("version") != DENSE_VERSION:
             raise ValueError(f"{path}: not a dense postings file of version {DENSE_VERSION}")
-        index = stored["terms"]
-        return cls(data, index)
+        dense._index = stored["terms"]
+        return dense
+
+    def _read(self, offset: int, length: int) -> bytes:
+        assert self._fd is not None
+        if offset < 0 or length < 0:
+            raise ValueError(f"{self._path}: offset {offset}, length {length}")
+        data = os.pread(self._fd, length, offset)
+        if len(data) != length:
+            raise EOFError(f"{self._path}: {len(data)} of {length} bytes at {offset}")
+        return data
 
     def values(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray, bytes] | None:
         """The term's document numbers (in this segment), the end offsets of its position
         strings and those strings as one bytes object; None when this file lacks the term."""
         found = self._index.get((field, btext))
-        if found is None or self._data is None:
+        if found is None or self._fd is None:
             return None
         offset, count = found
-        ids = self._data[offset : offset + 4 * count].view(np.uint32)
-        ends = self._data[offset + 8 * count : offset + 12 * count].view(np.uint32).astype(np.int64)
-        base = offset + 12 * count
-        blob = bytes(self._data[base : base + (int(ends[-1]) if count else 0)])
+        ids = np.frombuffer(self._read(offset, 4 * count), dtype=np.uint32)
+        ends = np.frombuffer(self._read(offset + 8 * count, 4 * count), dtype=np.uint32).astype(np.int64)
+        blob = self._read(offset + 12 * count, int(ends[-1]) if count else 0)
         return ids, ends, blob
 
     def get(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         found = self._index.get((field, btext))
-        if found is None or self._data is None:
+        if found is None or self._fd is None:
             return None
         offset, count = found
-        ids = self._data[offset : offset + 4 * count].view(np.uint32).astype(np.int32)
-        tf = self._data[offset + 4 * count : offset + 8 * count].view(np.float32).copy()
+        data = self._read(offset, 8 * count)
+        ids = np.frombuffer(data, dtype=np.uint32, count=count).astype(np.int32)
+        tf = np.frombuffer(data, dtype=np.float32, count=count, offset=4 * count).copy()
         return ids, tf
 
 
