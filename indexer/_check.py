@@ -10,6 +10,7 @@ Each problem is one line naming the file or the rule; none is fixed here
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -41,37 +42,52 @@ class CheckReport:
     articles: int = 0
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    recorded: bool = False  # ``--record`` wrote the checksums of a generation Whoosh's writer changed
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def check_index(index_dir: str | os.PathLike[str] | None = None) -> CheckReport:
-    """Verify the served generation; raise only when there is no index to check."""
+def check_index(index_dir: str | os.PathLike[str] | None = None, *, record: bool = False) -> CheckReport:
+    """Verify the served generation; raise only when there is no index to check.
+
+    ``record``: when Whoosh's own writer committed to the generation after its
+    checksums were written, check everything else and, if sound, record the
+    files (and the article count) as they now are. Holds the writer lock.
+    """
     root = settings.index_dir(index_dir)
-    started = time.perf_counter()
-    gen = _store.served_generation(root)
-    report = CheckReport(str(root), gen.name)
-    report.problems.extend(_integrity.checksum_problems(gen))
-    if not report.problems:
+    with _store.writer_lock(root) if record else contextlib.nullcontext():
+        started = time.perf_counter()
+        gen = _store.served_generation(root)
+        report = CheckReport(str(root), gen.name)
+        vouching = record and _integrity.changed_since(gen) is not None
+        problems = list(_integrity.checksum_problems(gen))
+        report.problems.extend(problems[1:] if vouching else problems)  # the first says what is to be vouched for
         try:
-            _store.check_meta(gen)
-        except IndexNotFoundError as exc:  # a version mismatch too: this code cannot vouch for that index
-            report.problems.append(str(exc))
-    try:
-        listed = _integrity.read_manifest(gen)
-        report.files = len(listed)
-        report.bytes = sum(entry["size"] for entry in listed.values())
-    except IndexDamagedError:
-        pass
-    if not report.problems:  # reading damaged bytes proves nothing more
-        report.problems.extend(_invariant_problems(gen, report))
-    report.seconds = time.perf_counter() - started
+            listed = _integrity.read_manifest(gen)
+            report.files = len(listed)
+            report.bytes = sum(entry["size"] for entry in listed.values())
+        except IndexDamagedError:
+            pass
+        if not report.problems:
+            try:
+                _store.check_meta(gen)
+            except IndexNotFoundError as exc:  # a version mismatch too: this code cannot vouch for that index
+                report.problems.append(str(exc))
+        if not report.problems:  # reading damaged bytes proves nothing more
+            report.problems.extend(_invariant_problems(gen, report, count_in_meta=not vouching))
+        if vouching and not report.problems:
+            meta = json.loads((gen / _store.META).read_text("utf-8"))
+            _store.write_meta(gen, **{**meta, "articles": report.articles})
+            listed = _integrity.write_manifest(gen)
+            report.files, report.bytes = len(listed), sum(entry["size"] for entry in listed.values())
+            report.recorded = True
+        report.seconds = time.perf_counter() - started
     return report
 
 
-def _invariant_problems(gen: Path, report: CheckReport) -> Iterator[str]:
+def _invariant_problems(gen: Path, report: CheckReport, *, count_in_meta: bool = True) -> Iterator[str]:
     try:
         ix = whoosh_index.open_dir(str(gen))
         reader = ix.reader()
@@ -81,7 +97,7 @@ def _invariant_problems(gen: Path, report: CheckReport) -> Iterator[str]:
     try:
         yield from _segments(reader, report)
         meta = json.loads((gen / _store.META).read_text("utf-8"))
-        if meta.get("articles") != reader.doc_count():
+        if count_in_meta and meta.get("articles") != reader.doc_count():
             yield f"{gen / _store.META}: says {meta.get('articles')} articles, the index holds {reader.doc_count()}"
     except _READ_ERRORS as exc:
         yield f"{gen}: unreadable ({type(exc).__name__}: {str(exc)[:200]})"

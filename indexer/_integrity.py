@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,23 @@ MANIFEST_VERSION = 1
 # Whoosh's lock file: empty, created and removed by writers, not part of the index.
 _NOT_LISTED = frozenset({MANIFEST, "MAIN_WRITELOCK"})
 _CHUNK = 1 << 20
+_TOC = re.compile(r"^_MAIN_(\d+)\.toc$")  # Whoosh's table of contents, one per commit
+
+
+def latest_toc(gen: Path) -> str | None:
+    """The newest Whoosh commit's TOC file in ``gen`` (the one Whoosh opens)."""
+    tocs = [(int(m.group(1)), p.name) for p in gen.iterdir() if (m := _TOC.match(p.name))]
+    return max(tocs)[1] if tocs else None
+
+
+def changed_since(gen: Path) -> str | None:
+    """The newer TOC when Whoosh's own writer committed to ``gen`` after its checksums were written."""
+    try:
+        recorded = json.loads((gen / MANIFEST).read_text("utf-8")).get("toc")
+    except (OSError, ValueError, AttributeError):
+        return None
+    latest = latest_toc(gen)
+    return latest if recorded and latest and latest != recorded else None
 
 
 def crc32_of(path: Path) -> int:
@@ -58,7 +76,7 @@ def write_manifest(gen: Path, *, previous: Path | None = None) -> dict[str, dict
             files[path.name] = dict(old)
         else:
             files[path.name] = {"size": st.st_size, "crc32": crc32_of(path)}
-    text = json.dumps({"version": MANIFEST_VERSION, "files": files}, indent=0, sort_keys=True)
+    text = json.dumps({"version": MANIFEST_VERSION, "toc": latest_toc(gen), "files": files}, indent=0, sort_keys=True)
     tmp = gen / f".{MANIFEST}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:  # a new inode: never the clone's hard link to the old manifest
         fh.write(text)
@@ -96,16 +114,26 @@ def read_manifest(gen: Path) -> dict[str, dict[str, int]]:
 
 
 def quick_problems(gen: Path) -> Iterator[str]:
-    """Missing files and wrong sizes: a ``stat`` per file, cheap enough for every open."""
+    """Missing files and wrong sizes: a ``stat`` per file, cheap enough for every open.
+
+    After a commit by Whoosh's own writer (a newer TOC than the one recorded), the
+    files it merged away are no longer needed and the ones it wrote are not listed:
+    only the listed files still there are held to their sizes.
+    """
     try:
         files = read_manifest(gen)
     except IndexDamagedError as exc:
         yield str(exc)
         return
+    rewritten = changed_since(gen) is not None
     for name, entry in files.items():
         path = gen / name
         try:
             size = path.stat().st_size
+        except FileNotFoundError:
+            if not rewritten:
+                yield f"{path}: missing"
+            continue
         except OSError as exc:
             yield f"{path}: {exc.strerror or 'cannot be read'}"
             continue
@@ -126,8 +154,14 @@ def checksum_problems(gen: Path) -> Iterator[str]:
     except IndexDamagedError as exc:
         yield str(exc)
         return
+    newer = changed_since(gen)
+    if newer is not None:
+        yield (f"{gen / newer}: Whoosh's own writer committed after the checksums were written; its files are "
+               "unverified (after checking the index, `python -m indexer check --record` vouches for them)")
     for name, entry in sorted(files.items()):
         path = gen / name
+        if newer is not None and not path.exists():
+            continue  # merged away by that commit
         try:
             size = path.stat().st_size
             if size != entry["size"]:
@@ -136,6 +170,7 @@ def checksum_problems(gen: Path) -> Iterator[str]:
                 yield f"{path}: checksum mismatch (the file changed on disk after it was written)"
         except OSError as exc:
             yield f"{path}: {exc.strerror or 'cannot be read'}"
-    for path in _listed(gen):
-        if path.name not in files:
-            yield f"{path}: not part of the index (added after it was written)"
+    if newer is None:
+        for path in _listed(gen):
+            if path.name not in files:
+                yield f"{path}: not part of the index (added after it was written)"
