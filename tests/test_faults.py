@@ -588,6 +588,24 @@ def _hostile_corpus(root: Path) -> dict[str, str]:
     ]
     (root / "records.jsonl").write_text(
         "\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records) + "\n", "utf-8")
+    bad_byte = json.dumps({"id": "j-bad-byte", "title": "坏字节的记录", "text": "这一行的中间有一个坏字节，讲的是青岛啤酒节。"},
+                          ensure_ascii=False).encode()
+    with open(root / "records.jsonl", "ab") as fh:
+        fh.write(b"[" * 100_000 + b"]" * 100_000 + b"\n")  # line 9: json.loads raises RecursionError
+        fh.write(bad_byte[:70] + b"\xff" + bad_byte[71:] + b"\n")  # line 10: one invalid UTF-8 byte
+        fh.write(json.dumps({"id": "j-big-title", "title": "巨" * 1_750_000, "text": "标题有五百万字节，正文讲述了厦门鼓浪屿。"},
+                            ensure_ascii=False).encode() + b"\n")  # line 11: a 5 MB title
+        fh.write('{"id": "j-half", "title": "\\ud83d", "text": "\\udc80半个字符讲了郑州。"}\n'.encode())  # line 12: lone surrogate escapes
+    outside = root.parent / "outside.txt"
+    outside.write_text("root:x:0:0:root:/root:/bin/bash\n", "utf-8")
+    (root / "passwd-link.txt").symlink_to(outside)
+    (root / os.fsdecode(b"\xd0\xc2\xce\xc5.txt")).write_text(  # 新闻 in GBK: a file name that is not UTF-8
+        "国标文件名的新闻\n发布时间：2024-03-01 08:00\n文件名不是UTF-8的新闻讲述了长春电影节。\n", "utf-8")
+    damaged = bytearray(("牡丹江雪乡开始接待游客\n发布时间：2024-12-01 08:00\n"
+                         + "牡丹江雪乡的民宿今年冬天开始接待游客，木屋和雪景吸引了很多人。" * 20).encode("gb18030"))
+    for k in range(5):
+        damaged[len(damaged) // 2 + 40 * k] = 0xFF
+    (root / "gb18030-damaged.txt").write_bytes(bytes(damaged))
     write_jsonl(root / "a-first.jsonl", [{"id": "dup", "title": "重复编号的第一篇", "text": "第一篇带有重复编号的文章，讲兰州拉面。"}])
     (root / "新闻 资料").mkdir()
     (root / "新闻 资料" / "南京 灯会.txt").write_text(
@@ -597,7 +615,8 @@ def _hostile_corpus(root: Path) -> dict[str, str]:
     (root / "pong").symlink_to("ping")
     (root / "新闻 资料" / "up").symlink_to("..", target_is_directory=True)
     return {"j-good": "大熊猫", "j-no-title": "西湖", "j-no-date": "长江大桥", "j-bad-date": "西安城墙", "dup": "兰州拉面",
-            "新闻 资料/南京 灯会.txt": "夫子庙", "lying-meta.html": "十八号线"}
+            "新闻 资料/南京 灯会.txt": "夫子庙", "lying-meta.html": "十八号线", "j-bad-byte": "青岛啤酒节",
+            "j-big-title": "鼓浪屿", "j-half": "郑州", "\\xd0\\xc2\\xce\\xc5.txt": "长春电影节", "gb18030-damaged.txt": "雪乡"}
 
 
 def test_error_hostile_corpus_is_skipped_item_by_item(tmp_path: Path, record_property: Any) -> None:
@@ -620,6 +639,14 @@ def test_error_hostile_corpus_is_skipped_item_by_item(tmp_path: Path, record_pro
     assert reasons["records.jsonl:8"].startswith("duplicate id 'dup'")
     for link in ("loop", "ping", "pong"):
         assert "symbolic links" in reasons[link]
+    assert reasons["records.jsonl:9"] == "invalid JSON (nested too deeply)"
+    assert reasons["passwd-link.txt"] == "symbolic link to a file outside SOURCE"
+    notes = {n["item"]: n["note"] for n in result["notes"]}
+    assert notes["records.jsonl:10"].endswith("invalid UTF-8 byte sequences replaced with U+FFFD")
+    assert notes["records.jsonl:11"] == "title cut to 200 of 1,750,000 characters"
+    assert notes["records.jsonl:12"] == "lone surrogate escapes (half characters) replaced with U+FFFD"
+    assert notes["gb18030-damaged.txt"].endswith("invalid GB18030 byte sequences replaced with U+FFFD")
+    assert "undecodable bytes" in notes["\\xd0\\xc2\\xce\\xc5.txt"]
     ids = stored_ids(index)
     assert set(good) <= ids
     assert not any("up/" in i for i in ids), "a symlinked folder was followed"
@@ -630,6 +657,9 @@ def test_error_hostile_corpus_is_skipped_item_by_item(tmp_path: Path, record_pro
     assert articles["j-no-date"].published is None and articles["j-bad-date"].published is None
     assert articles["dup"].title == "重复编号的第一篇"
     assert search.get_article("lying-meta.html", index_dir=index).title == "广州地铁新线开通"
+    assert len(search.get_article("j-big-title", index_dir=index).title) == 200
+    assert search.get_article("gb18030-damaged.txt", index_dir=index).title == "牡丹江雪乡开始接待游客"
+    assert not search.search("root", index_dir=index).hits, "a symlink out of the folder was followed"
     # Neither indexed nor skipped would be an item silently lost.
     for item in ("truncated-gb18030.txt", "deep.html"):
         assert item in ids or item in reasons, item
