@@ -49,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", parents=[common], help="remove articles by id")
     p.add_argument("ids", nargs="+", metavar="ID")
     sub.add_parser("stats", parents=[common], help="counts, sources, date range and size of the index")
-    sub.add_parser("check", parents=[common], help="verify every file's checksum and the index's invariants")
+    p = sub.add_parser("check", parents=[common], help="verify every file's checksum and the index's invariants")
+    p.add_argument("--record", action="store_true",
+                   help="after Whoosh's own writer changed the index: if all else is sound, record its files as they are")
     p = sub.add_parser("analyze", parents=[common], help="show the tokens of TEXT in the word and character fields")
     p.add_argument("text", metavar="TEXT")
     p.add_argument("--mode", choices=("index", "query"), default="index")
@@ -114,6 +116,12 @@ def _print_report(report: BuildReport) -> None:
             print(f"  skipped {shown(s.item)}: {shown(s.reason)}", file=out)
         if len(report.skipped) > MAX_SKIPS_SHOWN:
             print(f"  … and {len(report.skipped) - MAX_SKIPS_SHOWN} more (use --json for all)", file=out)
+    if report.notes:  # indexed, but changed on the way: bytes replaced, a field cut
+        print(f"indexed with changes: {len(report.notes)}", file=out)
+        for n in report.notes[:MAX_SKIPS_SHOWN]:
+            print(f"  note {shown(n.item)}: {shown(n.note)}", file=out)
+        if len(report.notes) > MAX_SKIPS_SHOWN:
+            print(f"  … and {len(report.notes) - MAX_SKIPS_SHOWN} more (use --json for all)", file=out)
 
 
 def _analyze(text: str, mode: str, as_json: bool) -> None:
@@ -137,7 +145,7 @@ def _analyze(text: str, mode: str, as_json: bool) -> None:
 def _check(args: argparse.Namespace) -> int:
     from indexer._check import check_index
 
-    result = check_index(args.index_dir)
+    result = check_index(args.index_dir, record=args.record)
     if args.json:
         data = asdict(result)
         data["ok"] = result.ok
@@ -148,6 +156,8 @@ def _check(args: argparse.Namespace) -> int:
             print(f"problem: {shown(problem)}")
         if not args.quiet or result.problems:
             verdict = "ok" if result.ok else f"{len(result.problems)} problem(s): rebuild with `python -m indexer rebuild`"
+            if result.recorded:
+                verdict += " (checksums recorded)"
             print(f"check: {shown(result.index_dir)} ({result.generation}) | {result.files} files, "
                   f"{result.bytes / 2**20:.1f} MB, {result.articles} articles | {result.seconds:.1f} s | {verdict}")
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -146,14 +146,25 @@ def _engine_for(text: str):  # type: ignore[no-untyped-def]
 
 
 def segment(text: str) -> list[tuple[str, int, int]]:
-    """jieba's accurate-mode words of a normalised Han run, with offsets."""
+    """jieba's accurate-mode words of a normalised Han run, with offsets.
+
+    A run longer than ``MAX_SEGMENT_RUN`` is cut in pieces of that length first:
+    jieba's time grows faster than the run (one 800,000-character run of a single
+    character: 35 s), and real text has punctuation long before. A word across a
+    piece boundary is cut in two; exact matching reads characters, not words.
+    """
     out = []
-    start = 0
-    for word in _engine_for(text).cut(text, HMM=True):
-        end = start + len(word)
-        out.append((word, start, end))
-        start = end
+    cut = _engine_for(text).cut
+    for piece in range(0, len(text), MAX_SEGMENT_RUN):
+        start = piece
+        for word in cut(text[piece : piece + MAX_SEGMENT_RUN], HMM=True):
+            end = start + len(word)
+            out.append((word, start, end))
+            start = end
     return out
+
+
+MAX_SEGMENT_RUN = 1000
 
 
 def is_known_word(word: str) -> bool:

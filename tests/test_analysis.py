@@ -134,3 +134,14 @@ def test_jieba_cache_is_readable_by_other_users(tmp_path: Path) -> None:
     _with_user_dictionary(jieba.Tokenizer(), str(cache))
     assert cache.exists()
     assert cache.stat().st_mode & stat.S_IROTH
+
+
+def test_a_very_long_run_is_segmented_in_pieces_with_true_offsets() -> None:
+    from indexer.analysis import MAX_SEGMENT_RUN, segment
+
+    text = ("冬奥会在北京开幕" * 400)[: MAX_SEGMENT_RUN * 3 + 17]
+    words = segment(text)
+    assert "".join(w for w, _s, _e in words) == text
+    assert all(text[s:e] == w for w, s, e in words)
+    assert [s for _w, s, _e in words][1:] == [e for _w, _s, e in words][:-1]
+    assert {MAX_SEGMENT_RUN, 2 * MAX_SEGMENT_RUN, 3 * MAX_SEGMENT_RUN} <= {s for _w, s, _e in words}
