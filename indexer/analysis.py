@@ -123,6 +123,18 @@ def reference_segmenter():  # type: ignore[no-untyped-def]
 _reference: object = None
 
 
+def _reference_sharing(fast):  # type: ignore[no-untyped-def]
+    """jieba 0.42.1 over ``fast``'s dictionary (the same words and counts, user dictionary
+    included): a second copy of the 500,000-word dictionary would cost about 75 MB."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.FREQ, tokenizer.total = fast.FREQ, fast.total
+    tokenizer.initialized = True
+    return tokenizer
+
+
 @lru_cache(maxsize=1)
 def _hmm_characters() -> frozenset[str]:
     """The characters jieba's HMM (for words not in the dictionary) has statistics for."""
@@ -140,7 +152,7 @@ def _engine_for(text: str):  # type: ignore[no-untyped-def]
         if _reference is None:
             with _lock:
                 if _reference is None:
-                    _reference = reference_segmenter()
+                    _reference = _reference_sharing(fast)
         return _reference
     return fast
 
