@@ -15,6 +15,10 @@ from whoosh.index import Index
 from indexer.schema import BODY, TITLE
 
 VOCAB_FILE = "vocab.tsv"
+# Each Han character of the vocabulary with its full pinyin (its commonest reading): the
+# search side spells out a word the index lacks (a typo) from these, without pypinyin's
+# phrase dictionaries (about 55 MB in a server process).
+CHARS_FILE = "vocab-chars.tsv"
 MAX_TERMS = 150_000
 TITLE_WEIGHT = 20
 SMALL_INDEX_DOCS = 5000
@@ -54,5 +58,25 @@ def write_vocab(ix: Index, gen: Path) -> int:
         for term, weight in top:
             full, initials = pinyin_keys(term)
             fh.write(f"{term}\t{weight}\t{full}\t{initials}\n")
+    chars = sorted({c for term, _weight in top for c in term})
+    tmp_chars = gen / (CHARS_FILE + ".tmp")
+    with open(tmp_chars, "w", encoding="utf-8") as fh:
+        for char in chars:
+            fh.write(f"{char}\t{pinyin_keys(char)[0]}\n")
+    tmp_chars.replace(gen / CHARS_FILE)
     tmp.replace(gen / VOCAB_FILE)
     return len(top)
+
+
+def read_char_pinyin(gen: Path) -> dict[str, str]:
+    """The ``CHARS_FILE`` of a generation as a dict (empty when an older build wrote none)."""
+    out: dict[str, str] = {}
+    try:
+        text = (gen / CHARS_FILE).read_text("utf-8")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        char, _, full = line.partition("\t")
+        if len(char) == 1 and full:
+            out[char] = full
+    return out

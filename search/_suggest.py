@@ -11,7 +11,7 @@ from pathlib import Path
 
 from indexer._normalize import normalize
 from indexer.analysis import is_known_word
-from indexer._vocab import VOCAB_FILE, pinyin_keys
+from indexer._vocab import VOCAB_FILE, pinyin_keys, read_char_pinyin
 
 _PINYIN = re.compile(r"^[a-z']+$")
 _HAN_CHUNK = re.compile(r"[\u4e00-\u9fff]{2,}")
@@ -22,19 +22,25 @@ HOMOPHONE_RATIO = 5
 
 @dataclass(frozen=True)
 class Vocabulary:
-    terms: tuple[str, ...]
     weights: dict[str, int]
     by_term: tuple[str, ...]
     by_pinyin: tuple[tuple[str, str], ...]
     by_initials: tuple[tuple[str, str], ...]
     homophones: dict[str, tuple[str, int]]
     pinyin: dict[str, str]
+    char_pinyin: dict[str, str]
 
     def _pinyin_of(self, chunk: str) -> str:
         """Full pinyin of ``chunk``: from the vocabulary (written at build time) when it is
-        there, so that pypinyin and its dictionaries load only for words the index lacks."""
+        there, else spelled character by character from the vocabulary's characters, so
+        that pypinyin and its dictionaries load only for characters the index lacks."""
         found = self.pinyin.get(chunk)
-        return found if found is not None else pinyin_keys(chunk)[0]
+        if found is not None:
+            return found
+        chars = [self.char_pinyin.get(c) for c in chunk]
+        if all(chars):
+            return "".join(chars)  # type: ignore[arg-type]
+        return pinyin_keys(chunk)[0]
 
     def complete(self, prefix: str, limit: int) -> list[str]:
         found: dict[str, int] = {}
@@ -125,13 +131,13 @@ def _load(path: Path) -> Vocabulary:
         if full not in homophones or homophones[full][1] < weight:
             homophones[full] = (term, weight)
     return Vocabulary(
-        terms=tuple(terms),
         weights=weights,
         by_term=tuple(sorted(terms)),
         by_pinyin=tuple(sorted(pinyin)),
         by_initials=tuple(sorted(initials)),
         homophones=homophones,
         pinyin={term: full for full, term in pinyin},
+        char_pinyin=read_char_pinyin(path.parent),
     )
 
 

@@ -203,3 +203,34 @@ def test_rebuilt_index_is_picked_up(tmp_path: Path) -> None:
 
     cache.RECHECK_SECONDS = 0.0
     assert ids(search("正文", index_dir=ix)) == ["new"]
+
+
+def test_did_you_mean_spells_a_typo_from_the_index_characters_without_pypinyin(tmp_path: Path) -> None:
+    """A word the index lacks is spelled from the characters file written with the vocabulary:
+    pypinyin (about 55 MB of phrase dictionaries) never loads in the search process."""
+    import subprocess
+    import sys
+
+    from indexer import build_index, current_generation
+    from indexer._vocab import CHARS_FILE, read_char_pinyin
+    from tests.conftest import ROOT, SAMPLE_ARTICLES
+
+    build_index([SAMPLE_ARTICLES], tmp_path, procs=1)
+    chars = read_char_pinyin(current_generation(tmp_path))
+    assert chars["哈"] == "ha" and chars["尔"] == "er" and all(len(c) == 1 for c in chars)
+    assert (current_generation(tmp_path) / CHARS_FILE).exists()
+    homophone = next(c for c, full in sorted(chars.items()) if full == "er" and c != "尔")
+    typo = "齐齐哈" + homophone
+    code = (
+        "import sys\n"
+        "from search import search\n"
+        f"r = search({typo!r}, index_dir={str(tmp_path)!r})\n"
+        "print(r.query_info.corrected_from, r.suggestion, r.total)\n"
+        "print('pypinyin' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    lines = out.stdout.strip().splitlines()
+    corrected_from, suggestion, total = lines[0].split()
+    assert (corrected_from, suggestion) in {(typo, "None"), (typo, "齐齐哈尔"), ("None", "齐齐哈尔")}, out.stdout
+    assert int(total) > 0, out.stdout
+    assert lines[-1] == "False", out.stdout
