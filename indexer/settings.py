@@ -8,6 +8,7 @@
 | ``ZHSEARCH_PROCS`` | number of CPUs, at most 4 | worker processes for a rebuild |
 | ``ZHSEARCH_CACHE_MB`` | ``64`` | postings a search process keeps in memory per index (shared by its threads) |
 | ``ZHSEARCH_TRUSTED_HOSTS`` | ``python -m web``: the loopback names and its ``--host`` | host names the web server answers (comma-separated; ``.example.org`` for a domain) |
+| ``ZHSEARCH_CORS_ORIGINS`` | none (no CORS headers) | origins whose pages may read the JSON API and feeds (comma-separated; ``*`` for any) |
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROCS", "", "worker processes for rebuild (default: CPUs, at most 4)"),
     Setting("CACHE_MB", "64", "postings a search process keeps in memory per index, in MB (shared by its threads)"),
     Setting("TRUSTED_HOSTS", "", "host names the web server answers, comma-separated (default: loopback and --host)"),
+    Setting("CORS_ORIGINS", "", "origins whose pages may read the JSON API and feeds, comma-separated, * for any (default: none)"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -79,3 +81,8 @@ def trusted_hosts() -> list[str] | None:
     raw = setting("TRUSTED_HOSTS")
     names = [n.strip() for n in raw.split(",") if n.strip()]
     return names or None
+
+
+def cors_origins() -> list[str]:
+    """``ZHSEARCH_CORS_ORIGINS`` as a list (``["*"]`` for any origin); empty when unset."""
+    return [o.strip().rstrip("/") for o in setting("CORS_ORIGINS").split(",") if o.strip()]

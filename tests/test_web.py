@@ -168,9 +168,16 @@ def test_pagination_links_pages(client: FlaskClient) -> None:
     assert set(article_links(first)).isdisjoint(article_links(second))
 
 
-def test_page_past_the_end_says_so(client: FlaskClient) -> None:
-    html = html_of(client, "/?q=合作&page=50")
-    assert "这一页没有结果" in html and "回到第一页" in html
+def test_page_past_the_end_goes_to_the_last_page(client: FlaskClient) -> None:
+    pages = api(client, "/api/search?q=合作&per_page=2")["pages"]
+    assert pages > 1
+    response = client.get("/?q=合作&per_page=2&page=50")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/?q=%E5%90%88%E4%BD%9C&per_page=2&page={pages}"
+    html = html_of(client, response.headers["Location"])
+    assert f"第 {pages}/{pages} 页" in html and 'rel="next"' not in html
+    assert client.get("/?q=合作&page=50").headers["Location"] == "/?q=%E5%90%88%E4%BD%9C"
+    assert client.get("/?category=没有的栏目&page=3").headers["Location"] == "/?category=%E6%B2%A1%E6%9C%89%E7%9A%84%E6%A0%8F%E7%9B%AE"
 
 
 def test_facets_are_filter_links(client: FlaskClient) -> None:
@@ -520,7 +527,7 @@ def test_news_index_paginates_and_facets(news_index: Path) -> None:
 def test_cli_serves_with_waitress(tiny_index: Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(_cli.waitress, "serve", lambda app, **kw: calls.append({"app": app, **kw}))
+    monkeypatch.setattr(_cli, "serve", lambda app, **kw: calls.append({"app": app, **kw}))
     _cli.main(["--index-dir", str(tiny_index), "--port", "5077", "--threads", "3"])
     [call] = calls
     assert call["host"] == "127.0.0.1" and call["port"] == 5077 and call["threads"] == 3
@@ -532,7 +539,7 @@ def test_cli_serves_with_waitress(tiny_index: Path, monkeypatch: pytest.MonkeyPa
 def test_cli_defaults_and_missing_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(_cli.waitress, "serve", lambda app, **kw: calls.append({"app": app, **kw}))
+    monkeypatch.setattr(_cli, "serve", lambda app, **kw: calls.append({"app": app, **kw}))
     monkeypatch.setenv("ZHSEARCH_INDEX_DIR", str(tmp_path / "none"))
     _cli.main([])
     [call] = calls

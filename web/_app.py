@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 import search as engine
 from indexer import settings
@@ -37,9 +37,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ``ALLOWED_HOSTS`` (names, or ``.example.org`` for a domain and its subdomains) to
     ``ZHSEARCH_TRUSTED_HOSTS`` (comma-separated), else any well-formed host. The check is
     ``web._hosts.HostGuard``'s, in front of Flask (whose own ``TRUSTED_HOSTS`` check fails
-    on ``[::1]:port`` and leaves its error pages without a URL adapter)."""
+    on ``[::1]:port`` and leaves its error pages without a URL adapter). ``CORS_ORIGINS``
+    (default ``ZHSEARCH_CORS_ORIGINS``; ``["*"]`` for any) may read the API and feeds."""
     app = Flask(__name__)
-    app.config.update(DEFAULTS, INDEX_DIR=settings.index_dir(), ALLOWED_HOSTS=settings.trusted_hosts())
+    app.config.update(DEFAULTS, INDEX_DIR=settings.index_dir(), ALLOWED_HOSTS=settings.trusted_hosts(),
+                      CORS_ORIGINS=settings.cors_origins())
     if config:
         app.config.update(config)
     app.wsgi_app = HostGuard(app.wsgi_app, app.config["ALLOWED_HOSTS"])  # type: ignore[method-assign]
@@ -48,6 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["day"] = _day
     app.register_blueprint(bp)
     app.after_request(_secure)
+    app.after_request(_cors)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(engine.SearchError, _search_error)
     app.register_error_handler(Exception, _unexpected)
@@ -61,6 +64,31 @@ def _day(value: datetime | None) -> str:
 def _secure(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    return response
+
+
+CORS_PATHS = ("/api/", "/feed.")
+
+
+def _cors(response: Response) -> Response:
+    """``Access-Control-Allow-Origin`` on the API and feeds for the configured origins only."""
+    origins = current_app.config.get("CORS_ORIGINS") or ()
+    if not origins or not request.path.startswith(CORS_PATHS):
+        return response
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin", "")
+    if "*" in origins:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin.rstrip("/") in origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+    else:
+        return response
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        response.headers["Access-Control-Max-Age"] = "86400"
+        asked = request.headers.get("Access-Control-Request-Headers")
+        if asked:
+            response.headers["Access-Control-Allow-Headers"] = asked
     return response
 
 
@@ -90,7 +118,10 @@ def _http_error(exc: HTTPException) -> Any:
     if exc.code is None or exc.code < 400:
         return exc
     messages = {404: "not found", 405: "method not allowed"}
-    return error_response(exc.code, messages.get(exc.code, exc.name.lower()))
+    body, status = error_response(exc.code, messages.get(exc.code, exc.name.lower()))
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        return body, status, {"Allow": ", ".join(exc.valid_methods)}
+    return body, status
 
 
 def _search_error(exc: engine.SearchError) -> Any:

@@ -1,4 +1,4 @@
-"""``python -m web``: serve the search page with waitress."""
+"""``python -m web``: serve the search page with waitress (``web._serve``)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-import waitress
-
 import search as engine
 from indexer import settings
 from web._app import MISSING_INDEX, create_app
 from web._hosts import LOOPBACK
+from web._serve import serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,4 +39,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"warning: {MISSING_INDEX} (looked in {index_dir}); serving anyway", file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Serving {index_dir} on http://{host}:{args.port}/  (Ctrl+C to stop)", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads)
+    serve(app, host=args.host, port=args.port, threads=args.threads)

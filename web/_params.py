@@ -38,6 +38,12 @@ def _whole(args: Mapping[str, str], name: str, default: int) -> int:
     return -int(digits) if raw.startswith("-") else int(digits)
 
 
+def _year(value: str) -> str:
+    if not (len(value) == 4 and value.isascii() and value.isdigit()):
+        raise QuerySyntaxError(f"year must be a year of four digits like 2024, not {value[:20]!r}")
+    return value
+
+
 def check_length(name: str, value: str, limit: int) -> str:
     if len(value) > limit:
         raise QuerySyntaxError(f"{name} is too long: {len(value)} characters, at most {limit} allowed")
@@ -48,11 +54,13 @@ def parse_search_args(args: Mapping[str, str], *, max_chars: int, per_page: int)
     """Typed arguments; :class:`QuerySyntaxError` for anything unusable (ranges are left to ``search()``)."""
     q = check_length("the query", args.get("q", ""), max_chars)
     filters = {name: check_length(name, args[name].strip(), max_chars) for name in FILTERS if args.get(name, "").strip()}
+    if "year" in filters:
+        filters["year"] = _year(filters["year"])
     return SearchArgs(
         q=q,
         page=_whole(args, "page", 1),
         per_page=_whole(args, "per_page", per_page),
-        sort=args.get("sort", "").strip() or "relevance",
+        sort=args.get("sort", "").strip().lower() or "relevance",  # sort=DATE as sort=date
         filters=filters,
         correct=args.get("nofix", "").strip() in ("", "0"),
     )

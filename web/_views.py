@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
 import search as engine
 from web._params import FILTERS, ArticleIdConverter, SearchArgs, check_length, page_window, parse_search_args
@@ -53,13 +53,16 @@ def search_url(endpoint: str = "web.index", **changes: Any) -> str:
 
 
 @bp.get("/")
-def index() -> str:
+def index() -> Any:
     args = _args()
     if args.blank:
         engine.search("", index_dir=_index_dir())  # a missing index shows now, not at the first query
         return render_template("index.html", args=args, res=None, autofocus=True,
                                json_url=search_url("web.api_search"))
     res, took_ms = _search(args)
+    last = max(1, res.pages)
+    if res.page > last:  # page=99 of 37 pages: the last page, never "第 99/37 页"
+        return redirect(search_url(page=last if last > 1 else None))
     return render_template(
         "index.html", args=args, res=res, took_ms=took_ms, autofocus=True, pages=page_window(res.page, res.pages),
         json_url=search_url("web.api_search", page=res.page if res.page > 1 else None),

@@ -1,0 +1,149 @@
+"""The search page and API as readers and developers use them: paging, parameters, CORS, raw UTF-8 URLs,
+dates and refining, feeds, reprints. Browser-side behaviour is in ``test_browser.py``."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+import search as engine
+from indexer import build_index
+from search._search import MAX_PAGE
+from tests import conftest
+from tests.test_web import ARTICLES, write_jsonl
+from web import _serve, create_app
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src = write_jsonl(tmp_path_factory.mktemp("page-src") / "articles.jsonl", ARTICLES)
+    target = tmp_path_factory.mktemp("page-index")
+    build_index([src], target, procs=1)
+    return target
+
+
+@pytest.fixture()
+def client(tiny_index: Path) -> FlaskClient:
+    return create_app({"INDEX_DIR": tiny_index}).test_client()
+
+
+def api(client: FlaskClient, url: str, status: int = 200) -> Any:
+    response = client.get(url)
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response.get_json()
+
+
+# ---- paging --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_api_pages_never_exceed_the_last_page_it_serves(news_index: Path) -> None:
+    res = engine.search("的", index_dir=news_index, per_page=1)
+    assert res.pages == MAX_PAGE  # more articles than that hold 的: pages stops where page= does
+    client = create_app({"INDEX_DIR": news_index}).test_client()
+    data = api(client, f"/api/search?q=的&per_page=1&page={res.pages}")
+    assert data["pages"] == res.pages and len(data["hits"]) == 1
+    assert api(client, f"/api/search?q=的&per_page=1&page={res.pages + 1}", 400)["ok"] is False
+
+
+# ---- the API as people call it -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sort", ["DATE", "Date", " date "])
+def test_sort_is_case_insensitive(client: FlaskClient, sort: str) -> None:
+    assert api(client, f"/api/search?q=合作&sort={sort}")["sort"] == "date"
+    html = client.get(f"/?q=合作&sort={sort}").get_data(as_text=True)
+    assert '<span class="sort-option active" aria-current="true">按时间</span>' in html
+
+
+@pytest.mark.parametrize("year", ["abc", "20x4", "１９９９", "202", "20245", "-2024"])
+def test_error_invalid_year_is_a_400(client: FlaskClient, year: str) -> None:
+    data = api(client, f"/api/search?q=合作&year={year}", 400)
+    assert data["ok"] is False and "year" in data["error"]
+    assert client.get(f"/?q=合作&year={year}").status_code == 400
+
+
+def test_a_valid_year_filters(client: FlaskClient) -> None:
+    data = api(client, "/api/search?q=合作&year=2023")
+    assert data["hits"] and all(h["published"].startswith("2023") for h in data["hits"])
+
+
+@pytest.mark.parametrize("url", ["/api/search?q=合作", "/"])
+def test_error_405_says_which_methods_are_allowed(client: FlaskClient, url: str) -> None:
+    response = client.post(url)
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_cors_is_off_by_default(client: FlaskClient) -> None:
+    response = client.get("/api/search?q=合作", headers={"Origin": "https://app.example.org"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_cors_for_configured_origins(tiny_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZHSEARCH_CORS_ORIGINS", "https://app.example.org, https://b.example.org/")
+    client = create_app({"INDEX_DIR": tiny_index}).test_client()
+    for origin in ("https://app.example.org", "https://b.example.org"):
+        response = client.get("/api/search?q=合作", headers={"Origin": origin})
+        assert response.headers["Access-Control-Allow-Origin"] == origin
+        assert "Origin" in response.headers["Vary"]
+    other = client.get("/api/search?q=合作", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    page = client.get("/?q=合作", headers={"Origin": "https://app.example.org"})
+    assert "Access-Control-Allow-Origin" not in page.headers  # pages are not for other origins
+    preflight = client.options("/api/search?q=合作", headers={
+        "Origin": "https://app.example.org", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "accept"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example.org"
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+def test_cors_any_origin(tiny_index: Path) -> None:
+    client = create_app({"INDEX_DIR": tiny_index, "CORS_ORIGINS": ["*"]}).test_client()
+    response = client.get("/api/suggest?q=he", headers={"Origin": "https://x.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def _raw_get(base_url: str, target: bytes) -> tuple[int, str, bytes]:
+    """GET with ``target`` sent byte for byte (http.client would refuse non-ASCII)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.connect()
+        assert conn.sock is not None
+        conn.sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        response = http.client.HTTPResponse(conn.sock)
+        response.begin()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        conn.close()
+
+
+def test_raw_utf8_urls_through_the_real_server(tiny_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Plain waitress answers these with its own text/plain "400 Bad URI" before the app runs.
+    monkeypatch.setattr(conftest, "create_server", _serve.create_server)
+    with conftest.serving(tiny_index) as url:
+        status, kind, body = _raw_get(url, "/api/search?q=合作&source=央视网".encode())
+        assert status == 200 and kind == "application/json"
+        data = json.loads(body)
+        assert data["query"] == "合作" and data["total"] >= 1
+        assert all(h["source"] == "央视网" for h in data["hits"])
+        escaped = json.loads(_raw_get(url, b"/api/search?q=%E5%90%88%E4%BD%9C&source=%E5%A4%AE%E8%A7%86%E7%BD%91")[2])
+        assert escaped["total"] == data["total"]
+        status, kind, body = _raw_get(url, "/?q=合作".encode())
+        assert status == 200 and kind.startswith("text/html") and 'value="合作"' in body.decode()
+        status, _, body = _raw_get(url, "/api/article/中文:%23编号".encode())
+        assert status == 200 and json.loads(body)["article"]["id"] == "中文:#编号"
+        status, kind, body = _raw_get(url, "/api/search?q=合作&sort=奇怪".encode())
+        assert status == 400 and json.loads(body)["status"] == 400  # the JSON envelope, not waitress's text
+
+
+def test_escape_target_leaves_ascii_alone() -> None:
+    assert _serve.escape_target(b"GET /a?q=%20b HTTP/1.1") == b"GET /a?q=%20b HTTP/1.1"
+    assert _serve.escape_target("GET /?q=中 HTTP/1.1".encode()) == b"GET /?q=%E4%B8%AD HTTP/1.1"
