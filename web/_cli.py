@@ -10,6 +10,7 @@ import search as engine
 from indexer import settings
 from web._app import MISSING_INDEX, create_app
 from web._hosts import LOOPBACK
+from web._malloc import limit_arenas
 from web._serve import serve
 
 
@@ -38,5 +39,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     except engine.IndexNotFoundError:
         print(f"warning: {MISSING_INDEX} (looked in {index_dir}); serving anyway", file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
+    limit_arenas()  # before waitress starts its threads
     print(f"Serving {index_dir} on http://{host}:{args.port}/  (Ctrl+C to stop)", flush=True)
     serve(app, host=args.host, port=args.port, threads=args.threads)
