@@ -200,3 +200,59 @@ def test_narrow_screen_layout(browser: Any, base_url: str) -> None:
         tab.screenshot(path=str(ARTIFACTS / "results-narrow.png"))
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_custom_date_range(browser: Any, base_url: str, javascript: bool) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900}, locale="zh-CN",
+                                  java_script_enabled=javascript)
+    try:
+        tab = context.new_page()
+        tab.goto("/?q=经济")
+        control = tab.locator(".facet-date")
+        assert control.locator("a.facet-link").all_inner_texts() == ["不限", "一天内", "一周内", "一月内", "一年内"]
+        control.locator("summary", has_text="自定义").click()
+        control.locator("input[name=date_from]").fill("2022-03-01")
+        control.locator("input[name=date_to]").fill("2022-03-31")
+        with tab.expect_navigation():
+            control.locator("button", has_text="确定").click()
+        assert "date_from=2022-03-01" in tab.url and "date_to=2022-03-31" in tab.url and "q=" in tab.url
+        assert tab.locator(".chip").inner_text().startswith("时间：2022-03-01 至 2022-03-31")
+        dates = tab.locator("li.hit time").all_inner_texts()
+        assert dates and all("2022-03-01" <= d <= "2022-03-31" for d in dates)
+        assert tab.locator(".custom-range").get_attribute("open") is not None
+        with tab.expect_navigation():
+            tab.locator(".facet-date a.facet-link", has_text="一年内").click()
+        assert "date_to" not in tab.url and tab.locator(".chip").inner_text().startswith("时间：一年内")
+    finally:
+        context.close()
+
+
+def test_a_new_query_keeps_the_filters(page: Any) -> None:
+    search_for(page, "合作")
+    year_link = page.locator(".facet-year a.facet-link").first
+    year = year_link.locator(".facet-value").inner_text()
+    with page.expect_navigation():
+        year_link.click()
+    box = page.locator("#q")
+    box.fill("经济")
+    with page.expect_navigation():
+        box.press("Enter")
+    assert f"year={year}" in page.url and "q=%E7%BB%8F%E6%B5%8E" in page.url
+    assert page.locator(".chip").inner_text().startswith(f"年份：{year}")
+    assert page.locator(".kept-note").is_visible()
+    with page.expect_navigation():
+        page.locator("a.chip-clear").click()
+    assert "year=" not in page.url and page.locator(".chip").count() == 0
+    assert page.locator("#q").input_value() == "经济"
+
+
+def test_search_within_results(page: Any) -> None:
+    search_for(page, "经济")
+    total = int(page.locator(".stats strong").inner_text().replace(",", ""))
+    within = page.locator("#within")
+    within.fill("合作")
+    with page.expect_navigation():
+        within.press("Enter")
+    assert page.locator("#q").input_value() == "经济 合作"
+    assert int(page.locator(".stats strong").inner_text().replace(",", "")) < total

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +149,80 @@ def test_raw_utf8_urls_through_the_real_server(tiny_index: Path, monkeypatch: py
 def test_escape_target_leaves_ascii_alone() -> None:
     assert _serve.escape_target(b"GET /a?q=%20b HTTP/1.1") == b"GET /a?q=%20b HTTP/1.1"
     assert _serve.escape_target("GET /?q=中 HTTP/1.1".encode()) == b"GET /?q=%E4%B8%AD HTTP/1.1"
+
+
+# ---- dates and refining --------------------------------------------------------------------------
+
+
+def _html(client: FlaskClient, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def test_date_control_offers_quick_ranges_and_a_plain_custom_form(client: FlaskClient) -> None:
+    html = _html(client, "/?q=合作")
+    for label in ("不限", "一天内", "一周内", "一月内", "一年内", "自定义"):
+        assert f">{label}</" in html
+    week = (date.today() - timedelta(days=7)).isoformat()
+    assert f'href="/?q=%E5%90%88%E4%BD%9C&amp;date_from={week}">一周内</a>' in html
+    form = re.search(r'<details class="custom-range">.*?</details>', html, re.S).group()  # type: ignore[union-attr]
+    assert '<input type="date" name="date_from" value="">' in form and '<input type="date" name="date_to" value="">' in form
+    assert '<input type="hidden" name="q" value="合作">' in form and "<script" not in form
+
+
+def test_custom_range_filters_and_is_one_chinese_chip(client: FlaskClient) -> None:
+    html = _html(client, "/?q=合作&date_from=2022-01-01&date_to=2023-12-31")
+    assert "时间：2022-01-01 至 2023-12-31" in html and "date_from：" not in html
+    assert '<details class="custom-range" open>' in html and 'value="2022-01-01"' in html
+    data = api(client, "/api/search?q=合作&date_from=2022-01-01&date_to=2023-12-31")
+    assert data["hits"] and all("2022" <= h["published"][:4] <= "2023" for h in data["hits"])
+    assert "时间：2022-01-01 起" in _html(client, "/?q=合作&date_from=2022-01-01")
+    assert "时间：2022-01-01 及以前" in _html(client, "/?q=合作&date_to=2022-01-01")
+
+
+def test_quick_range_chip_names_the_range(client: FlaskClient) -> None:
+    week = (date.today() - timedelta(days=7)).isoformat()
+    html = _html(client, f"/?q=合作&date_from={week}")
+    assert "时间：一周内" in html
+    assert re.search(r'class="facet-link active" aria-current="true" href="[^"]*">一周内<', html)
+
+
+@pytest.mark.parametrize("name, value, label", [("source", "央视网", "来源"), ("category", "经济", "栏目"), ("year", "2023", "年份")])
+def test_every_chip_is_labelled_in_chinese(client: FlaskClient, name: str, value: str, label: str) -> None:
+    html = _html(client, f"/?q=合作&{name}={value}")
+    assert f'title="去掉这个筛选条件">{label}：{value} ' in html
+
+
+def test_year_facet_is_in_year_order(client: FlaskClient) -> None:
+    html = _html(client, "/?q=合作")
+    section = re.search(r'<section class="facet facet-year">.*?</section>', html, re.S).group()  # type: ignore[union-attr]
+    years = re.findall(r'<span class="facet-value">(\d{4})</span>', section)
+    assert len(years) >= 3 and years == sorted(years, reverse=True)
+
+
+def test_a_new_query_keeps_the_filters_and_they_can_be_cleared(client: FlaskClient) -> None:
+    html = _html(client, "/?q=合作&source=央视网&date_from=2022-01-01&sort=date")
+    form = re.search(r'<form class="search-form".*?</form>', html, re.S).group()  # type: ignore[union-attr]
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+    assert hidden == {"source": "央视网", "date_from": "2022-01-01", "sort": "date"}
+    assert "新的检索会保留这些筛选条件" in html
+    clear = re.search(r'<a class="chip-clear" href="([^"]+)">清除筛选</a>', html).group(1)  # type: ignore[union-attr]
+    assert clear == "/?q=%E5%90%88%E4%BD%9C&amp;sort=date"
+    assert 'type="hidden"' not in re.search(r'<form class="search-form".*?</form>', _html(client, "/"), re.S).group()  # type: ignore[union-attr]
+
+
+def test_search_within_results_adds_words_to_the_query(client: FlaskClient) -> None:
+    html = _html(client, "/?q=合作&source=央视网")
+    form = re.search(r'<form class="facet within".*?</form>', html, re.S).group()  # type: ignore[union-attr]
+    assert '<input type="hidden" name="q" value="合作">' in form and 'name="within"' in form
+    assert '<input type="hidden" name="source" value="央视网">' in form
+    response = client.get("/?q=合作&source=央视网&within=经济")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/?q=%E5%90%88%E4%BD%9C+%E7%BB%8F%E6%B5%8E&source=%E5%A4%AE%E8%A7%86%E7%BD%91"
+    assert api(client, "/api/search?q=合作 经济&source=央视网")["total"] >= 1
+
+
+def test_only_exclusions_are_explained(client: FlaskClient) -> None:
+    html = _html(client, "/?q=-合作")
+    assert "只输入了排除词" in html and '<span class="term excluded">合作</span>' in html

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 
 import search as engine
 from web._params import FILTERS, ArticleIdConverter, SearchArgs, check_length, page_window, parse_search_args
+from web._refine import KEPT, chips, date_control, facet_values
 
 bp = Blueprint("web", __name__)
 
@@ -52,8 +53,17 @@ def search_url(endpoint: str = "web.index", **changes: Any) -> str:
     return url_for(endpoint, **params)
 
 
+@bp.app_template_global()
+def kept_params(*skip: str) -> list[tuple[str, str]]:
+    """The current filters, sort and page size, as hidden fields of a form that starts a new query."""
+    return [(k, request.args[k]) for k in KEPT if k not in skip and request.args.get(k, "").strip()]
+
+
 @bp.get("/")
 def index() -> Any:
+    within = request.args.get("within", "").strip()
+    if within:  # 在结果中搜索: the words are added to the current query
+        return redirect(search_url(q=f"{request.args.get('q', '').strip()} {within}".strip()))
     args = _args()
     if args.blank:
         engine.search("", index_dir=_index_dir())  # a missing index shows now, not at the first query
@@ -63,8 +73,10 @@ def index() -> Any:
     last = max(1, res.pages)
     if res.page > last:  # page=99 of 37 pages: the last page, never "第 99/37 页"
         return redirect(search_url(page=last if last > 1 else None))
+    dates = date_control(args.filters)
     return render_template(
         "index.html", args=args, res=res, took_ms=took_ms, autofocus=True, pages=page_window(res.page, res.pages),
+        dates=dates, chips=chips(args.filters, dates, search_url), facet_values=facet_values,
         json_url=search_url("web.api_search", page=res.page if res.page > 1 else None),
     )
 
