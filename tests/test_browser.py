@@ -256,3 +256,18 @@ def test_search_within_results(page: Any) -> None:
         within.press("Enter")
     assert page.locator("#q").input_value() == "经济 合作"
     assert int(page.locator(".stats strong").inner_text().replace(",", "")) < total
+
+
+def test_results_page_links_its_feed(page: Any) -> None:
+    import feedparser
+
+    search_for(page, "经济")
+    href = page.locator('link[rel=alternate][type="application/atom+xml"]').get_attribute("href")
+    assert href == page.locator("a.feed-link").get_attribute("href") and href.startswith("/feed.atom?q=")
+    feed = feedparser.parse(page.request.get(href).body())
+    assert not feed.bozo and feed.version == "atom10" and len(feed.entries) == 20
+    dates = [e.published for e in feed.entries]
+    assert dates == sorted(dates, reverse=True)
+    json_href = page.locator('link[rel=alternate][type="application/feed+json"]').get_attribute("href")
+    items = page.request.get(json_href).json()["items"]
+    assert [i["id"] for i in items] == [e.id for e in feed.entries]

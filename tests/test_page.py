@@ -9,7 +9,10 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+from xml.etree import ElementTree
 
+import feedparser
 import pytest
 from flask.testing import FlaskClient
 
@@ -226,3 +229,77 @@ def test_search_within_results_adds_words_to_the_query(client: FlaskClient) -> N
 def test_only_exclusions_are_explained(client: FlaskClient) -> None:
     html = _html(client, "/?q=-合作")
     assert "只输入了排除词" in html and '<span class="term excluded">合作</span>' in html
+
+
+# ---- feeds ---------------------------------------------------------------------------------------
+
+ODD_TEXT = "控制\x01字符\x0b与\x1f&<b>标记</b>]]>\ufffe合作"
+
+
+@pytest.fixture(scope="module")
+def odd_client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+    records = [{"id": f"odd-{n}", "title": f"标题{ODD_TEXT}{n}", "date": f"2024-0{n}-01", "source": f"源\x02{n}",
+                "text": f"正文{ODD_TEXT}。" * 3} for n in range(1, 4)]
+    records.append({"id": "odd-undated", "title": "没有日期的合作", "text": f"正文{ODD_TEXT}"})
+    src = write_jsonl(tmp_path_factory.mktemp("odd-src") / "odd.jsonl", records)
+    target = tmp_path_factory.mktemp("odd-index")
+    build_index([src], target, procs=1)
+    return create_app({"INDEX_DIR": target}).test_client()
+
+
+def test_atom_feed_is_valid_atom_with_dates_snippets_and_stable_ids(client: FlaskClient) -> None:
+    response = client.get("/feed.atom?q=合作&source=央视网")
+    assert response.status_code == 200 and response.mimetype == "application/atom+xml"
+    feed = feedparser.parse(response.data)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.version == "atom10" and b'<summary type="html">' in response.data
+    assert b"&lt;mark&gt;\xe5\x90\x88\xe4\xbd\x9c&lt;/mark&gt;" in response.data
+    assert feed.feed.title == "闻搜：合作（来源：央视网）"
+    data = api(client, "/api/search?q=合作&source=央视网&sort=date")
+    exact = [h for h in data["hits"] if h["match"] != "partial"]
+    assert [e.title for e in feed.entries] == [h["title"] for h in exact]
+    for entry, hit in zip(feed.entries, exact):
+        assert entry.id == "http://localhost/article/" + quote(hit["id"], safe="/:")
+        assert entry.published.startswith(hit["published"][:10])
+        assert "合作" in entry.summary  # feedparser's sanitiser drops <mark>; the feed holds it escaped
+        assert entry.link.startswith(entry.id) and "q=" in entry.link
+    again = feedparser.parse(client.get("/feed.atom?q=合作&source=央视网").data)
+    assert [e.id for e in again.entries] == [e.id for e in feed.entries]
+    other = feedparser.parse(client.get("/feed.atom?q=广州").data)
+    shared = {e.id for e in other.entries} & {e.id for e in feed.entries}
+    assert shared  # one article, one id, whichever query's feed it is in
+
+
+def test_json_feed_is_the_atom_feeds_twin(client: FlaskClient) -> None:
+    response = client.get("/feed.json?q=合作")
+    assert response.mimetype == "application/feed+json"
+    data = response.get_json()
+    assert data["version"] == "https://jsonfeed.org/version/1.1" and data["title"] == "闻搜：合作"
+    assert data["feed_url"] == "http://localhost/feed.json?q=%E5%90%88%E4%BD%9C"
+    atom = feedparser.parse(client.get("/feed.atom?q=合作").data)
+    assert [i["id"] for i in data["items"]] == [e.id for e in atom.entries]
+    assert all(i["content_html"] and "<mark>" not in i["summary"] and i["date_published"] for i in data["items"])
+
+
+def test_feed_is_well_formed_for_any_article_text(odd_client: FlaskClient) -> None:
+    body = odd_client.get("/feed.atom?q=合作").data
+    ElementTree.fromstring(body)  # raises on anything XML 1.0 forbids
+    feed = feedparser.parse(body)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert len(feed.entries) == 4 and feed.entries[-1].title == "没有日期的合作"
+    assert feed.entries[0].title == "标题控制字符与&<b>标记</b>]]>合作3"
+    assert "published" not in feed.entries[-1] and feed.entries[-1].updated
+    assert odd_client.get("/feed.json?q=合作").get_json()["items"][0]["authors"] == [{"name": "源\x023"}]
+
+
+def test_results_page_links_its_feeds(client: FlaskClient) -> None:
+    html = _html(client, "/?q=合作&year=2023")
+    assert ('<link rel="alternate" type="application/atom+xml" title="“合作”的最新文章（Atom）" '
+            'href="/feed.atom?q=%E5%90%88%E4%BD%9C&amp;year=2023">') in html
+    assert 'type="application/feed+json"' in html and 'class="feed-link" href="/feed.atom?q=' in html
+    assert "application/atom+xml" not in _html(client, "/")
+
+
+def test_blank_feed_is_empty_and_bad_parameters_are_400(client: FlaskClient) -> None:
+    assert feedparser.parse(client.get("/feed.atom").data).entries == []
+    assert client.get("/feed.atom?q=合作&year=abc").status_code == 400

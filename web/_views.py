@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 
 import search as engine
 from web._params import FILTERS, ArticleIdConverter, SearchArgs, check_length, page_window, parse_search_args
+from web._feeds import FEED_SIZE, Entry, Feed, atom, json_feed
 from web._refine import KEPT, chips, date_control, facet_values
 
 bp = Blueprint("web", __name__)
@@ -74,9 +75,11 @@ def index() -> Any:
     if res.page > last:  # page=99 of 37 pages: the last page, never "第 99/37 页"
         return redirect(search_url(page=last if last > 1 else None))
     dates = date_control(args.filters)
+    feed = {k: request.args[k] for k in ("q", *FILTERS) if request.args.get(k, "").strip()}
     return render_template(
         "index.html", args=args, res=res, took_ms=took_ms, autofocus=True, pages=page_window(res.page, res.pages),
         dates=dates, chips=chips(args.filters, dates, search_url), facet_values=facet_values,
+        feed_url=url_for("web.feed_atom", **feed), feed_title=f"“{args.q.strip()}”的最新文章" if args.q.strip() else "最新文章", json_feed_url=url_for("web.feed_json", **feed),
         json_url=search_url("web.api_search", page=res.page if res.page > 1 else None),
     )
 
@@ -116,6 +119,37 @@ def api_article(article_id: str) -> Response:
     view = engine.get_article(article_id, highlight_query=q or None, index_dir=_index_dir())
     related = engine.related(article_id, limit=RELATED_LIMIT, index_dir=_index_dir())
     return jsonify(ok=True, article=view.to_dict(), related=[hit.to_dict() for hit in related])
+
+
+def _feed() -> Feed:
+    """The newest articles holding every word (partial matches left out), as typed (no correction)."""
+    args = _args()
+    params = {k: request.args[k] for k in ("q", *FILTERS) if request.args.get(k, "").strip()}
+    hits: tuple[engine.Hit, ...] = ()
+    if not args.blank:
+        res = engine.search(args.q, index_dir=_index_dir(), per_page=FEED_SIZE, sort="date", correct=False,
+                            **args.filters)
+        hits = tuple(h for h in res.hits if h.match != "partial")
+    dates = date_control(args.filters)
+    labels = [c.label for c in chips(args.filters, dates, search_url)]
+    title = "闻搜" + (f"：{args.q.strip()}" if args.q.strip() else "") + (f"（{'，'.join(labels)}）" if labels else "")
+    entries = [Entry(id=url_for("web.article", article_id=h.id, _external=True),
+                     url=url_for("web.article", article_id=h.id, q=args.q.strip() or None, _external=True),
+                     title=h.title, snippet_html=h.snippet, published=h.published, source=h.source) for h in hits]
+    return Feed(title=title, self_url=url_for(request.endpoint or "web.feed_atom", **params, _external=True),
+                page_url=url_for("web.index", **params, sort="date", _external=True), entries=entries)
+
+
+@bp.get("/feed.atom")
+def feed_atom() -> Response:
+    return Response(atom(_feed()), mimetype="application/atom+xml")
+
+
+@bp.get("/feed.json")
+def feed_json() -> Response:
+    response = jsonify(json_feed(_feed()))
+    response.mimetype = "application/feed+json"
+    return response
 
 
 @bp.get("/opensearch.xml")
