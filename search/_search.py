@@ -47,6 +47,7 @@ def search(
     date_from: date | datetime | str | None = None,
     date_to: date | datetime | str | None = None,
     correct: bool = True,
+    reprints_of: str | None = None,
 ) -> SearchResults:
     """Search the index. Everything in ``q`` is safe: syntax is escaped unless it is the small supported set.
 
@@ -54,7 +55,8 @@ def search(
     as typed (normalised); regional forms and partial matches, when listed, follow
     them and are counted apart in ``query_info``. With ``correct`` a query that
     matches nothing is answered with a likely correction's results, when it has
-    any (``query_info.corrected_from`` then holds what was typed).
+    any (``query_info.corrected_from`` then holds what was typed). ``reprints_of`` (an
+    article id) keeps only that article's group of reprints, each listed, none folded.
     """
     started = time.perf_counter()
     if not isinstance(q, str):
@@ -70,12 +72,14 @@ def search(
     if parsed.sources:  # `source:` in the query restricts like the argument does
         filters.append(Q.Or([Q.Term(F.SOURCE, s) for s in parsed.sources]))
     searcher, generation = CACHE.searcher(index_dir)
+    with _args.reading():
+        group_of = _docnum(searcher, reprints_of) if reprints_of is not None else None
     info_filters = tuple((k, str(v)) for k, v in (("source", source), ("category", category), ("year", year),
-                         ("date_from", date_from), ("date_to", date_to)) if v)
-    if parsed.empty and not filters:
+                         ("date_from", date_from), ("date_to", date_to), ("reprints_of", reprints_of)) if v)
+    if parsed.empty and not filters and group_of is None:
         return SearchResults(query=parsed.text, total=0, page=page, per_page=per_page, pages=0, hits=(),
                              query_info=_info(parsed, info_filters), sort=sort)
-    request = _Request(parsed, filters, page, per_page, sort, info_filters)
+    request = _Request(parsed, filters, page, per_page, sort, info_filters, group_of)
     try:
         res = _run(searcher, request)
         if correct and not parsed.empty and res.total == 0 and not res.query_info.regional_total:
@@ -97,6 +101,7 @@ class _Request:
     per_page: int
     sort: str
     info_filters: tuple[tuple[str, str], ...]
+    group_of: int | None = None  # a docnum: only its reprint group, unfolded
 
 
 def _info(parsed: _query.ParsedQuery, filters: tuple[tuple[str, str], ...], **counts: Any) -> QueryInfo:
@@ -137,6 +142,11 @@ def _run(searcher: Searcher, request: _Request) -> SearchResults:
     allowed = engine.alive.copy()
     for f in request.filters:
         allowed &= engine.mask(f)
+    dup_codes, dup_labels = engine.column(F.DUP_KEY)
+    if request.group_of is not None:
+        allowed &= dup_codes == dup_codes[request.group_of]
+        dup_codes = np.arange(engine.n)  # every article its own group: nothing folds
+        dup_labels = dup_codes
     excluded = _query.exclusion_plan(parsed)
     if excluded:
         allowed &= ~matcher.any_of(excluded, allowed)
@@ -170,7 +180,6 @@ def _run(searcher: Searcher, request: _Request) -> SearchResults:
     listed = exact | regional | partial
     scope = exact if exact.any() or parsed.empty else listed
     facets = _facets(engine, scope)
-    dup_codes, dup_labels = engine.column(F.DUP_KEY)
     group_sizes = np.bincount(dup_codes[np.flatnonzero(listed)], minlength=len(dup_labels))
     groups = int(np.count_nonzero(group_sizes))
     page, per_page = request.page, request.per_page

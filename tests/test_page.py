@@ -303,3 +303,33 @@ def test_results_page_links_its_feeds(client: FlaskClient) -> None:
 def test_blank_feed_is_empty_and_bad_parameters_are_400(client: FlaskClient) -> None:
     assert feedparser.parse(client.get("/feed.atom").data).entries == []
     assert client.get("/feed.atom?q=合作&year=abc").status_code == 400
+
+
+# ---- reprints ------------------------------------------------------------------------------------
+
+
+def test_search_reprints_of_lists_one_group_unfolded(tiny_index: Path) -> None:
+    folded = engine.search("经济", index_dir=tiny_index)
+    [shown] = [h for h in folded.hits if h.duplicates]
+    assert shown.duplicates == 1 and folded.query_info is not None and folded.query_info.folded == 1
+    group = engine.search("经济", index_dir=tiny_index, reprints_of=shown.id)
+    assert sorted(h.id for h in group.hits) == ["reprint-1", "中文:#编号"]
+    assert group.total == 2 and all(h.duplicates == 0 for h in group.hits)
+    assert group.query_info is not None and group.query_info.folded == 0
+    assert ("reprints_of", shown.id) in group.query_info.filters
+    other = "reprint-1" if shown.id != "reprint-1" else "中文:#编号"
+    assert {h.id for h in engine.search("", index_dir=tiny_index, reprints_of=other).hits} == {"reprint-1", "中文:#编号"}
+    alone = engine.search("", index_dir=tiny_index, reprints_of="xwlb-20220101-00")
+    assert [h.id for h in alone.hits] == ["xwlb-20220101-00"]
+    with pytest.raises(engine.ArticleNotFoundError):
+        engine.search("经济", index_dir=tiny_index, reprints_of="no-such-article")
+
+
+def test_reprint_count_links_to_the_reprints(client: FlaskClient) -> None:
+    html = _html(client, "/?q=经济")
+    href = re.search(r'<p class="duplicates"><a href="([^"]+)">另有 1 篇相似转载</a></p>', html).group(1)  # type: ignore[union-attr]
+    assert href.startswith("/?q=%E7%BB%8F%E6%B5%8E&amp;reprints_of=")
+    reprints = _html(client, href.replace("&amp;", "&"))
+    assert reprints.count('<li class="hit">') == 2 and "相似转载</a>" not in reprints
+    assert 'title="去掉这个筛选条件">只看一篇文章的相似转载 ' in reprints
+    assert api(client, "/api/search?q=经济&reprints_of=no-such-article", 404)["status"] == 404

@@ -10,7 +10,8 @@ from werkzeug.routing import PathConverter
 
 from search import QuerySyntaxError
 
-FILTERS = ("source", "category", "year", "date_from", "date_to")
+FILTERS = ("source", "category", "year", "date_from", "date_to", "reprints_of")
+MAX_ID_CHARS = 2000  # the indexer skips records with longer ids
 MAX_PAGE_LINKS = 1000  # search() refuses pages past this
 
 
@@ -53,7 +54,8 @@ def check_length(name: str, value: str, limit: int) -> str:
 def parse_search_args(args: Mapping[str, str], *, max_chars: int, per_page: int) -> SearchArgs:
     """Typed arguments; :class:`QuerySyntaxError` for anything unusable (ranges are left to ``search()``)."""
     q = check_length("the query", args.get("q", ""), max_chars)
-    filters = {name: check_length(name, args[name].strip(), max_chars) for name in FILTERS if args.get(name, "").strip()}
+    filters = {name: check_length(name, args[name].strip(), MAX_ID_CHARS if name == "reprints_of" else max_chars)
+               for name in FILTERS if args.get(name, "").strip()}
     if "year" in filters:
         filters["year"] = _year(filters["year"])
     return SearchArgs(

@@ -9,7 +9,7 @@ from typing import Any
 
 FILTER_LABELS = {"source": "来源", "category": "栏目", "year": "年份"}
 QUICK_RANGES = (("一天内", 1), ("一周内", 7), ("一月内", 30), ("一年内", 365))
-KEPT = ("source", "category", "year", "date_from", "date_to", "sort", "per_page")  # carried to a new query
+KEPT = ("source", "category", "year", "date_from", "date_to", "reprints_of", "sort", "per_page")  # carried to a new query
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ def chips(filters: dict[str, str], dates: DateControl, url: Callable[..., str]) 
            if filters.get(name)]
     if dates.current:
         out.append(Chip(f"时间：{range_label(dates)}", url(date_from=None, date_to=None)))
+    if filters.get("reprints_of"):
+        out.append(Chip("只看一篇文章的相似转载", url(reprints_of=None)))
     return out
 
 
