@@ -237,7 +237,7 @@ def _soak_client(port: int, paths: list[str], budget: Budget, seed: int, latenci
                 conn.request("GET", path)
                 response = conn.getresponse()
                 response.read()
-                if response.status not in (200, 404):
+                if response.status not in (200, 302, 303, 404):  # a page past the last redirects to the last
                     errors.append(f"{response.status} {path}")
             except (OSError, http.client.HTTPException) as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
