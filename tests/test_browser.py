@@ -271,3 +271,88 @@ def test_results_page_links_its_feed(page: Any) -> None:
     json_href = page.locator('link[rel=alternate][type="application/feed+json"]').get_attribute("href")
     items = page.request.get(json_href).json()["items"]
     assert [i["id"] for i in items] == [e.id for e in feed.entries]
+
+
+def test_slash_focuses_the_box_with_the_cursor_at_the_end(page: Any) -> None:
+    search_for(page, "经济 合作")
+    box = page.locator("#q")
+    assert not box.evaluate("el => el === document.activeElement")  # Space scrolls a results page
+    page.keyboard.press("/")
+    assert box.evaluate("el => el === document.activeElement")
+    assert box.evaluate("el => [el.selectionStart, el.selectionEnd]") == [5, 5]
+    page.keyboard.type(" 北京")
+    assert box.input_value() == "经济 合作 北京"  # the "/" itself was not typed
+    page.locator("#within").focus()
+    page.keyboard.type("a/b")
+    assert page.locator("#within").input_value() == "a/b"  # in another field "/" is text
+
+
+def _luminance(rgb: str) -> float:
+    r, g, b = (int(v) for v in re.findall(r"\d+", rgb)[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_dark_mode_follows_the_system(browser: Any, base_url: str) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900}, locale="zh-CN",
+                                  color_scheme="dark")
+    try:
+        tab = context.new_page()
+        tab.goto("/?q=" + "经济 合作")
+        style = "sel => getComputedStyle(document.querySelector(sel))"
+        assert _luminance(tab.evaluate(f"({style})('body').backgroundColor")) < 40
+        assert _luminance(tab.evaluate(f"({style})('li.hit').backgroundColor")) < 50
+        assert _luminance(tab.evaluate(f"({style})('.hit-title a').color")) > 120
+        assert _luminance(tab.evaluate(f"({style})('.snippet').color")) > 150
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / "results-dark.png"))
+        tab.goto("/")
+        assert _luminance(tab.evaluate(f"({style})('body').backgroundColor")) < 40
+    finally:
+        context.close()
+
+
+def test_print_shows_only_the_results(page: Any) -> None:
+    search_for(page, "经济 合作")
+    page.emulate_media(media="print")
+    for selector in (".topbar", ".facets", ".pager", ".footer", ".sort"):
+        assert page.locator(selector).is_hidden(), selector
+    assert page.locator("li.hit").first.is_visible()
+    page.goto(page.locator(".hit-title a").first.get_attribute("href"))
+    assert page.locator(".article-body").is_visible() and page.locator(".related").is_hidden()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_phone_layout_375(browser: Any, base_url: str, javascript: bool) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 375, "height": 812}, locale="zh-CN",
+                                  java_script_enabled=javascript, is_mobile=True, has_touch=True)
+    try:
+        tab = context.new_page()
+        tab.goto("/?q=" + "习近平 经济")
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+        panel = tab.locator("details.refine")
+        toggle = panel.locator("summary.refine-toggle")
+        first_hit = tab.locator("li.hit").first
+        assert toggle.is_visible() and toggle.bounding_box()["y"] < first_hit.bounding_box()["y"]
+        year = panel.locator(".facet-year a.facet-link").first
+        if javascript:  # closed until tapped; without JavaScript it stays open
+            assert panel.get_attribute("open") is None and year.is_hidden()
+            ARTIFACTS.mkdir(exist_ok=True)
+            tab.screenshot(path=str(ARTIFACTS / "results-phone.png"))
+            toggle.tap()
+        assert year.is_visible()
+        if javascript:
+            tab.screenshot(path=str(ARTIFACTS / "results-phone-filters.png"))
+        with tab.expect_navigation():
+            year.tap()
+        assert "year=" in tab.url and "已选 1 项" in toggle.inner_text()
+        with tab.expect_navigation():
+            tab.locator(".hit-title a").first.tap()
+        label = tab.locator(".article-meta dt", has_text="原文")
+        assert label.count() == 1  # CCTV articles link their original
+        lines = "el => { const r = document.createRange(); r.selectNodeContents(el); return r.getClientRects().length; }"
+        assert label.evaluate(lines) == 1  # 原文 on one line (it was 原 above 文, squeezed by the URL)
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+        if javascript:
+            tab.screenshot(path=str(ARTIFACTS / "article-phone.png"))
+    finally:
+        context.close()

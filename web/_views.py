@@ -77,7 +77,7 @@ def index() -> Any:
     dates = date_control(args.filters)
     feed = {k: request.args[k] for k in ("q", *FILTERS) if request.args.get(k, "").strip()}
     return render_template(
-        "index.html", args=args, res=res, took_ms=took_ms, autofocus=True, pages=page_window(res.page, res.pages),
+        "index.html", args=args, res=res, took_ms=took_ms, pages=page_window(res.page, res.pages),
         dates=dates, chips=chips(args.filters, dates, search_url), facet_values=facet_values,
         feed_url=url_for("web.feed_atom", **feed), feed_title=f"“{args.q.strip()}”的最新文章" if args.q.strip() else "最新文章", json_feed_url=url_for("web.feed_json", **feed),
         json_url=search_url("web.api_search", page=res.page if res.page > 1 else None),

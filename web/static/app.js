@@ -1,4 +1,4 @@
-/* Autocomplete for the search box: an ARIA 1.2 combobox over /api/suggest. No dependencies. */
+/* The search box: an ARIA 1.2 combobox over /api/suggest, and "/" to focus it; the phone's filter panel. No dependencies. */
 (function () {
   "use strict";
 
@@ -157,5 +157,40 @@
   var forms = document.querySelectorAll("form[data-suggest-url]");
   for (var i = 0; i < forms.length; i++) {
     setup(forms[i]);
+  }
+
+  /* "/" focuses the search box with the cursor after the query, as autofocus does here. */
+  function focusAtEnd(input) {
+    input.focus();
+    var end = input.value.length;
+    input.setSelectionRange(end, end);
+  }
+
+  var box = document.getElementById("q");
+  if (box) {
+    if (document.activeElement === box) {
+      focusAtEnd(box);
+    }
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) {
+        return;
+      }
+      var target = event.target;
+      if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) {
+        return; /* a "/" typed into a field is text */
+      }
+      event.preventDefault();
+      focusAtEnd(box);
+    });
+  }
+
+  /* On a phone the filter panel starts closed above the results (open without JavaScript). */
+  var panel = document.querySelector("details.refine");
+  if (panel && window.matchMedia) {
+    var narrow = window.matchMedia("(max-width: 820px)");
+    panel.open = !narrow.matches;
+    narrow.addEventListener("change", function () {
+      panel.open = !narrow.matches;
+    });
   }
 })();
