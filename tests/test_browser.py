@@ -287,6 +287,19 @@ def test_slash_focuses_the_box_with_the_cursor_at_the_end(page: Any) -> None:
     assert page.locator("#within").input_value() == "a/b"  # in another field "/" is text
 
 
+def test_an_autofocused_box_has_the_cursor_after_the_query(browser: Any, base_url: str) -> None:
+    context = browser.new_context(base_url=base_url, locale="zh-CN")
+    try:
+        tab = context.new_page()
+        response = tab.goto("/?q=" + "经济 合作&year=abc")  # the 400 page autofocuses its box
+        assert response.status == 400
+        box = tab.locator("#q")
+        assert box.input_value() == "经济 合作"
+        assert box.evaluate("el => el === document.activeElement && el.selectionStart === el.value.length")
+    finally:
+        context.close()
+
+
 def _luminance(rgb: str) -> float:
     r, g, b = (int(v) for v in re.findall(r"\d+", rgb)[:3])
     return 0.2126 * r + 0.7152 * g + 0.0722 * b

@@ -168,8 +168,8 @@
 
   var box = document.getElementById("q");
   if (box) {
-    if (document.activeElement === box) {
-      focusAtEnd(box);
+    if (box.autofocus) {
+      focusAtEnd(box); /* now, not when the browser gets to autofocus: then the cursor would be first */
     }
     document.addEventListener("keydown", function (event) {
       if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) {
