@@ -25,7 +25,7 @@ from whoosh import index as whoosh_index
 
 from indexer import _integrity, _store, settings
 from indexer import schema as F
-from indexer._vocab import VOCAB_FILE
+from indexer._vocab import VOCAB_FILE, read_vocab
 from indexer.errors import IndexDamagedError, IndexNotFoundError
 
 # What reading a damaged Whoosh file raises, besides OSError.
@@ -145,13 +145,9 @@ def _segments(reader: object, report: CheckReport) -> Iterator[str]:
 
 def _vocab_problems(path: Path) -> Iterator[str]:
     try:
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                parts = line.rstrip("\n").split("\t")
-                if len(parts) != 4 or not parts[0] or not parts[1].isdigit():
-                    yield f"{path}:{lineno}: not a vocabulary line"
-                    return
+        for _entry in read_vocab(path, strict=True):
+            pass
+    except ValueError as exc:  # a malformed line, or not UTF-8
+        yield str(exc) if str(exc).startswith(str(path)) else f"{path}: not UTF-8"
     except OSError as exc:
         yield f"{path}: {exc.strerror or 'cannot be read'}"
-    except UnicodeDecodeError:
-        yield f"{path}: not UTF-8"

@@ -8,6 +8,7 @@ Title words weigh more than body words, as users look for what stories are about
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from whoosh.index import Index
@@ -66,6 +67,26 @@ def write_vocab(ix: Index, gen: Path) -> int:
     tmp_chars.replace(gen / CHARS_FILE)
     tmp.replace(gen / VOCAB_FILE)
     return len(top)
+
+
+def read_vocab(path: Path, *, strict: bool = False) -> Iterator[tuple[str, int, str, str]]:
+    """The entries of a ``VOCAB_FILE``: (term, weight, full pinyin, initials).
+
+    A malformed line is skipped, or with ``strict`` raises ``ValueError`` naming it;
+    a missing file has no entries (``OSError`` with ``strict``).
+    """
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        if strict:
+            raise
+        return
+    for lineno, line in enumerate(text.splitlines(), 1):
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[0] and parts[1].isdigit():
+            yield parts[0], int(parts[1]), parts[2], parts[3]
+        elif strict:
+            raise ValueError(f"{path}:{lineno}: not a vocabulary line")
 
 
 def read_char_pinyin(gen: Path) -> dict[str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from indexer._normalize import normalize
 from indexer.analysis import is_known_word
-from indexer._vocab import VOCAB_FILE, pinyin_keys, read_char_pinyin
+from indexer._vocab import VOCAB_FILE, pinyin_keys, read_char_pinyin, read_vocab
 
 _PINYIN = re.compile(r"^[a-z']+$")
 _HAN_CHUNK = re.compile(r"[\u4e00-\u9fff]{2,}")
@@ -115,15 +115,7 @@ def _load(path: Path) -> Vocabulary:
     pinyin: list[tuple[str, str]] = []
     initials: list[tuple[str, str]] = []
     homophones: dict[str, tuple[str, int]] = {}
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        parts = line.split("\t")
-        if len(parts) != 4:
-            continue
-        term, weight, full, short = parts[0], int(parts[1]), parts[2], parts[3]
+    for term, weight, full, short in read_vocab(path):
         terms.append(term)
         weights[term] = weight
         pinyin.append((full, term))
