@@ -221,6 +221,9 @@ def test_custom_date_range(browser: Any, base_url: str, javascript: bool) -> Non
         dates = tab.locator("li.hit time").all_inner_texts()
         assert dates and all("2022-03-01" <= d <= "2022-03-31" for d in dates)
         assert tab.locator(".custom-range").get_attribute("open") is not None
+        if javascript:
+            ARTIFACTS.mkdir(exist_ok=True)
+            tab.screenshot(path=str(ARTIFACTS / "results-date-range.png"))
         with tab.expect_navigation():
             tab.locator(".facet-date a.facet-link", has_text="一年内").click()
         assert "date_to" not in tab.url and tab.locator(".chip").inner_text().startswith("时间：一年内")
@@ -330,6 +333,8 @@ def test_print_shows_only_the_results(page: Any) -> None:
     for selector in (".topbar", ".facets", ".pager", ".footer", ".sort"):
         assert page.locator(selector).is_hidden(), selector
     assert page.locator("li.hit").first.is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "results-print.png"))
     page.goto(page.locator(".hit-title a").first.get_attribute("href"))
     assert page.locator(".article-body").is_visible() and page.locator(".related").is_hidden()
 

@@ -99,6 +99,8 @@ def test_cors_for_configured_origins(tiny_index: Path, monkeypatch: pytest.Monke
         assert "Origin" in response.headers["Vary"]
     other = client.get("/api/search?q=合作", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+    feed = client.get("/feed.json?q=合作", headers={"Origin": "https://app.example.org"})
+    assert feed.headers["Access-Control-Allow-Origin"] == "https://app.example.org"
     page = client.get("/?q=合作", headers={"Origin": "https://app.example.org"})
     assert "Access-Control-Allow-Origin" not in page.headers  # pages are not for other origins
     preflight = client.options("/api/search?q=合作", headers={
