@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from waitress.server import create_server
+from web._serve import create_server  # the server python -m web runs (raw UTF-8 request lines)
 
 from indexer import build_index, settings
 from web import create_app
