@@ -3,6 +3,7 @@ with ``--soak``, the memory of a real ``python -m web`` process over a long run 
 
     python bench/web.py [--index-dir DIR] [--data DIR] [--clients 4] [--seconds 10] [--max-requests 20000]
     python bench/web.py --soak 300 [--index-dir DIR] [--baseline-code DIR --baseline-index-dir DIR]
+    python bench/web.py --workers 1,2 [--client-counts 4,8] [--seconds 20] [--index-dir DIR]
 
 Serves the app with waitress on 127.0.0.1 (a free port) over ``--index-dir``, by
 default a cached index of the seeds and the CCTV news. After a short warm-up
@@ -19,6 +20,10 @@ characters, quoted substrings, later pages, date sorting, year filters, article
 pages) from ``--clients`` keep-alive connections for ``--soak`` seconds, and
 samples the server's RSS, PSS and anonymous memory from ``/proc`` every
 ``--sample`` seconds.
+
+``--workers 1,2`` starts ``python -m web --workers N`` for each N in turn and
+runs each of ``--client-counts`` against it (after a warm-up that reaches every
+worker), printing requests/s, p50/p95 and errors side by side.
 """
 
 from __future__ import annotations
@@ -180,25 +185,43 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def soak(code: Path, index: Path, paths: list[str], *, clients: int, seconds: float, sample: float,
-         threads: int) -> tuple[list[tuple[float, dict[str, float]]], list[float], list[str]]:
-    """Run ``python -m web`` of ``code`` over ``index`` under the request mix; memory samples over time."""
+def start_server(code: Path, index: Path, *, threads: int, workers: int = 1) -> tuple[subprocess.Popen[bytes], int]:
+    """``python -m web`` of ``code`` over ``index`` on a free loopback port, once it accepts connections."""
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(code)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "web", "--index-dir", str(index), "--port", str(port), "--threads", str(threads)],
+        [sys.executable, "-m", "web", "--index-dir", str(index), "--port", str(port), "--threads", str(threads),
+         "--workers", str(workers)],
         cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            socket.create_connection((HOST, port), timeout=2).close()
+            return server, port
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                stop_server(server)
+                raise SystemExit(f"the server did not start: {server.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            time.sleep(0.2)
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                http.client.HTTPConnection(HOST, port, timeout=2).connect()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the server did not start: {server.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-                time.sleep(0.2)
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    if server.stderr is not None:
+        server.stderr.close()
+
+
+def soak(code: Path, index: Path, paths: list[str], *, clients: int, seconds: float, sample: float,
+         threads: int) -> tuple[list[tuple[float, dict[str, float]]], list[float], list[str]]:
+    """Run ``python -m web`` of ``code`` over ``index`` under the request mix; memory samples over time."""
+    server, port = start_server(code, index, threads=threads)
+    try:
         samples = [(0.0, memory_of(server.pid))]
         latencies: list[float] = []
         errors: list[str] = []
@@ -218,12 +241,28 @@ def soak(code: Path, index: Path, paths: list[str], *, clients: int, seconds: fl
         samples.append((time.perf_counter() - started, memory_of(server.pid)))
         return samples, latencies, errors
     finally:
-        server.terminate()
+        stop_server(server)
+
+
+def main_workers(args: argparse.Namespace, cctv: Path, index: Path) -> None:
+    queries = title_queries(cctv, count=2000, seed=args.seed)
+    counts = [int(n) for n in args.workers.split(",")]
+    clients = [int(n) for n in args.client_counts.split(",")]
+    print(f"python -m web --workers N over {index}, {args.threads} threads per process, {args.seconds:.0f} s per run")
+    print("workers  clients  requests/s    p50 ms   p95 ms   errors")
+    for workers in counts:
+        server, port = start_server(ROOT, index, threads=args.threads, workers=workers)
         try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            run_clients(port, queries, clients=8 * workers, seconds=4.0, max_requests=200 * workers,
+                        seed=args.seed + 1000)  # warm-up: every worker opens the index and loads jieba
+            for n in clients:
+                latencies, errors, elapsed = run_clients(port, queries, clients=n, seconds=args.seconds,
+                                                         max_requests=args.max_requests, seed=args.seed)
+                ms = [t * 1000 for t in latencies]
+                print(f"{workers:>7}  {n:>7}  {len(latencies) / elapsed:>10.1f}  {percentile(ms, 50):>8.1f}  "
+                      f"{percentile(ms, 95):>7.1f}  {len(errors):>7}")
+        finally:
+            stop_server(server)
 
 
 def _soak_client(port: int, paths: list[str], budget: Budget, seed: int, latencies: list[float], errors: list[str]) -> None:
@@ -288,6 +327,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="waitress worker threads (default: 8)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--soak", type=float, default=0.0, help="run the memory soak for this many seconds")
+    parser.add_argument("--workers", help="compare python -m web --workers N for these N (comma-separated)")
+    parser.add_argument("--client-counts", default="4,8", help="--workers: client counts to run (default: 4,8)")
     parser.add_argument("--sample", type=float, default=30.0, help="soak: seconds between memory samples")
     parser.add_argument("--baseline-code", help="soak: a checkout of another commit to run first, side by side")
     parser.add_argument("--baseline-index-dir", help="soak: the index the baseline serves (default: --index-dir)")
@@ -298,6 +339,9 @@ def main() -> None:
     index = args.index_dir or cached_index(root / "seeds", cctv, label="news")
     if args.soak:
         main_soak(args, root, cctv, index)
+        return
+    if args.workers:
+        main_workers(args, cctv, index)
         return
     queries = title_queries(cctv, count=2000, seed=args.seed)
     direct = in_process(index, queries[:BASELINE_QUERIES])

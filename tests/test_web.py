@@ -7,6 +7,7 @@ awkward ids and script payloads; a few run on the session's ``news_index``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -528,9 +529,9 @@ def test_cli_serves_with_waitress(tiny_index: Path, monkeypatch: pytest.MonkeyPa
                                   capsys: pytest.CaptureFixture[str]) -> None:
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(_cli, "serve", lambda app, **kw: calls.append({"app": app, **kw}))
-    _cli.main(["--index-dir", str(tiny_index), "--port", "5077", "--threads", "3"])
+    _cli.main(["--index-dir", str(tiny_index), "--port", "5077", "--threads", "3", "--workers", "1"])
     [call] = calls
-    assert call["host"] == "127.0.0.1" and call["port"] == 5077 and call["threads"] == 3
+    assert call["host"] == "127.0.0.1" and call["port"] == 5077 and call["threads"] == 3 and call["workers"] == 1
     assert Path(call["app"].config["INDEX_DIR"]) == tiny_index
     out = capsys.readouterr()
     assert "http://127.0.0.1:5077/" in out.out and out.err == ""
@@ -544,6 +545,7 @@ def test_cli_defaults_and_missing_index(tmp_path: Path, monkeypatch: pytest.Monk
     _cli.main([])
     [call] = calls
     assert (call["host"], call["port"], call["threads"]) == ("127.0.0.1", 5000, 8)
+    assert call["workers"] == max(1, min(4, os.cpu_count() or 1))
     assert Path(call["app"].config["INDEX_DIR"]) == tmp_path / "none"
     assert "python -m indexer rebuild" in capsys.readouterr().err
 
@@ -553,7 +555,7 @@ def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
         _cli.main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--index-dir", "--host", "--port", "--threads", "ZHSEARCH_INDEX_DIR"):
+    for option in ("--index-dir", "--host", "--port", "--threads", "--workers", "ZHSEARCH_INDEX_DIR"):
         assert option in out
 
 

@@ -1,12 +1,14 @@
-"""``python -m web``: serve the search page with waitress (``web._serve``)."""
+"""``python -m web``: serve the search page with waitress (``web._serve``), or gunicorn's worker processes."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 import search as engine
+from search import _index as search_cache
 from indexer import settings
 from web._app import MISSING_INDEX, create_app
 from web._hosts import LOOPBACK
@@ -20,8 +22,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"index folder (default: ${settings.ENV_PREFIX}INDEX_DIR or 'index')")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="port to listen on (default: 5000)")
-    parser.add_argument("--threads", type=int, default=8, help="waitress worker threads (default: 8)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per process (default: 8)")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="processes, one per core, served by gunicorn when more than 1 "
+                             f"(default: CPUs, at most 4; here {default_workers()})")
     return parser
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -39,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except engine.IndexNotFoundError:
         print(f"warning: {MISSING_INDEX} (looked in {index_dir}); serving anyway", file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    limit_arenas()  # before waitress starts its threads
-    print(f"Serving {index_dir} on http://{host}:{args.port}/  (Ctrl+C to stop)", flush=True)
-    serve(app, host=args.host, port=args.port, threads=args.threads)
+    # The probe opened the index in this process: close it before any fork, so that worker
+    # processes never share its file offsets; each opens its own on its first request.
+    search_cache.CACHE.clear()
+    limit_arenas()  # before the server starts its threads (forked workers inherit the setting)
+    workers = max(1, args.workers)
+    print(f"Serving {index_dir} on http://{host}:{args.port}/ with {workers} process(es) of {args.threads} threads"
+          "  (Ctrl+C to stop)", flush=True)
+    serve(app, host=args.host, port=args.port, threads=args.threads, workers=workers)

@@ -47,6 +47,12 @@ def create_server(app: Any, **options: Any) -> Any:
     return server
 
 
-def serve(app: Any, **options: Any) -> None:
-    """Serve until interrupted, as ``waitress.serve`` does."""
+def serve(app: Any, *, workers: int = 1, **options: Any) -> None:
+    """Serve until interrupted: this waitress server in this process, or with ``workers`` > 1
+    gunicorn's worker processes (``web._workers``)."""
+    if workers > 1:
+        from web._workers import serve_workers
+
+        serve_workers(app, host=options["host"], port=options["port"], threads=options["threads"], workers=workers)
+        return
     create_server(app, **options).run()
