@@ -249,6 +249,7 @@ def main_workers(args: argparse.Namespace, cctv: Path, index: Path) -> None:
     counts = [int(n) for n in args.workers.split(",")]
     clients = [int(n) for n in args.client_counts.split(",")]
     print(f"python -m web --workers N over {index}, {args.threads} threads per process, {args.seconds:.0f} s per run")
+    print(f"medians of {args.repeat} runs; errors summed")
     print("workers  clients  requests/s    p50 ms   p95 ms   errors")
     for workers in counts:
         server, port = start_server(ROOT, index, threads=args.threads, workers=workers)
@@ -256,11 +257,17 @@ def main_workers(args: argparse.Namespace, cctv: Path, index: Path) -> None:
             run_clients(port, queries, clients=8 * workers, seconds=4.0, max_requests=200 * workers,
                         seed=args.seed + 1000)  # warm-up: every worker opens the index and loads jieba
             for n in clients:
-                latencies, errors, elapsed = run_clients(port, queries, clients=n, seconds=args.seconds,
-                                                         max_requests=args.max_requests, seed=args.seed)
-                ms = [t * 1000 for t in latencies]
-                print(f"{workers:>7}  {n:>7}  {len(latencies) / elapsed:>10.1f}  {percentile(ms, 50):>8.1f}  "
-                      f"{percentile(ms, 95):>7.1f}  {len(errors):>7}")
+                rates, p50s, p95s, failed = [], [], [], 0
+                for run in range(args.repeat):
+                    latencies, errors, elapsed = run_clients(port, queries, clients=n, seconds=args.seconds,
+                                                             max_requests=args.max_requests, seed=args.seed + run)
+                    ms = [t * 1000 for t in latencies]
+                    rates.append(len(latencies) / elapsed)
+                    p50s.append(percentile(ms, 50))
+                    p95s.append(percentile(ms, 95))
+                    failed += len(errors)
+                print(f"{workers:>7}  {n:>7}  {median(rates):>10.1f}  {median(p50s):>8.1f}  "
+                      f"{median(p95s):>7.1f}  {failed:>7}")
         finally:
             stop_server(server)
 
@@ -329,6 +336,7 @@ def main() -> None:
     parser.add_argument("--soak", type=float, default=0.0, help="run the memory soak for this many seconds")
     parser.add_argument("--workers", help="compare python -m web --workers N for these N (comma-separated)")
     parser.add_argument("--client-counts", default="4,8", help="--workers: client counts to run (default: 4,8)")
+    parser.add_argument("--repeat", type=int, default=3, help="--workers: runs per setting, the median printed")
     parser.add_argument("--sample", type=float, default=30.0, help="soak: seconds between memory samples")
     parser.add_argument("--baseline-code", help="soak: a checkout of another commit to run first, side by side")
     parser.add_argument("--baseline-index-dir", help="soak: the index the baseline serves (default: --index-dir)")
