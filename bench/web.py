@@ -39,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -96,24 +97,37 @@ class Budget:
             return True
 
 
-def client(port: int, queries: list[str], budget: Budget, seed: int, latencies: list[float], errors: list[str]) -> None:
+def api_answered(status: int, body: bytes) -> bool:
+    """A ``/api/search`` answer: 200 with the JSON envelope's ``ok``."""
+    try:
+        return status == 200 and json.loads(body).get("ok") is True
+    except ValueError:
+        return False
+
+
+def page_answered(status: int, body: bytes) -> bool:
+    """Any page of the mix: a page past the last redirects to the last; an unknown article is a 404."""
+    return status in (200, 302, 303, 404)
+
+
+def client(port: int, paths: list[str], budget: Budget, seed: int, latencies: list[float], errors: list[str],
+           answered: Callable[[int, bytes], bool] = api_answered) -> None:
+    """One keep-alive connection sending ``paths`` (drawn at random) while the budget lasts."""
     rng = random.Random(seed)
-    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    conn = http.client.HTTPConnection(HOST, port, timeout=60)
     try:
         while budget.take():
-            path = "/api/search?q=" + quote(rng.choice(queries))
+            path = rng.choice(paths)
             started = time.perf_counter()
             try:
                 conn.request("GET", path)
                 response = conn.getresponse()
-                body = response.read()
-                ok = response.status == 200 and json.loads(body).get("ok") is True
-                if not ok:
+                if not answered(response.status, response.read()):
                     errors.append(f"{response.status} {path}")
-            except (OSError, http.client.HTTPException, ValueError) as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 conn.close()
-                conn = http.client.HTTPConnection(HOST, port, timeout=30)
+                conn = http.client.HTTPConnection(HOST, port, timeout=60)
                 continue
             latencies.append(time.perf_counter() - started)
     finally:
@@ -125,7 +139,8 @@ def run_clients(port: int, queries: list[str], *, clients: int, seconds: float, 
     latencies: list[float] = []
     errors: list[str] = []
     budget = Budget(seconds, max_requests)
-    threads = [threading.Thread(target=client, args=(port, queries, budget, seed + n, latencies, errors))
+    paths = ["/api/search?q=" + quote(q) for q in queries]
+    threads = [threading.Thread(target=client, args=(port, paths, budget, seed + n, latencies, errors))
                for n in range(clients)]
     started = time.perf_counter()
     for thread in threads:
@@ -226,7 +241,7 @@ def soak(code: Path, index: Path, paths: list[str], *, clients: int, seconds: fl
         latencies: list[float] = []
         errors: list[str] = []
         budget = Budget(seconds, 10**9)
-        threads_ = [threading.Thread(target=_soak_client, args=(port, paths, budget, n, latencies, errors))
+        threads_ = [threading.Thread(target=client, args=(port, paths, budget, n, latencies, errors, page_answered))
                     for n in range(clients)]
         started = time.perf_counter()
         for thread in threads_:
@@ -270,29 +285,6 @@ def main_workers(args: argparse.Namespace, cctv: Path, index: Path) -> None:
                       f"{median(p95s):>7.1f}  {failed:>7}")
         finally:
             stop_server(server)
-
-
-def _soak_client(port: int, paths: list[str], budget: Budget, seed: int, latencies: list[float], errors: list[str]) -> None:
-    rng = random.Random(seed)
-    conn = http.client.HTTPConnection(HOST, port, timeout=60)
-    try:
-        while budget.take():
-            path = rng.choice(paths)
-            started = time.perf_counter()
-            try:
-                conn.request("GET", path)
-                response = conn.getresponse()
-                response.read()
-                if response.status not in (200, 302, 303, 404):  # a page past the last redirects to the last
-                    errors.append(f"{response.status} {path}")
-            except (OSError, http.client.HTTPException) as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
-                conn.close()
-                conn = http.client.HTTPConnection(HOST, port, timeout=60)
-                continue
-            latencies.append(time.perf_counter() - started)
-    finally:
-        conn.close()
 
 
 def print_soak(label: str, samples: list[tuple[float, dict[str, float]]], latencies: list[float], errors: list[str]) -> None:

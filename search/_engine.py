@@ -98,7 +98,7 @@ class Shared:
             self._postings[key] = found
             if found is not None:
                 found.cached = True
-            self._bytes += found.nbytes if found is not None else _ABSENT_BYTES
+            self._bytes += _size(found)
             self._evict()
         return found
 
@@ -114,7 +114,12 @@ class Shared:
             _, old = self._postings.popitem(last=False)
             if old is not None:
                 old.cached = False
-            self._bytes -= old.nbytes if old is not None else _ABSENT_BYTES
+            self._bytes -= _size(old)
+
+
+def _size(postings: Postings | None) -> int:
+    """What one cache entry counts: its arrays and position strings, or remembering an absent term."""
+    return postings.nbytes if postings is not None else _ABSENT_BYTES
 
 
 class Engine:
