@@ -30,7 +30,7 @@ def data_dir(arg: str | None = None) -> Path:
 def cached_index(*sources: Path, label: str, procs: int | None = None) -> Path:
     """An index of ``sources`` built once per content and analyzer version."""
     digest = hashlib.sha1(f"{ANALYZER_VERSION}/{SCHEMA_VERSION}".encode())
-    digest.update((ROOT / "indexer" / "_codec.py").read_bytes())  # the on-disk layout of the postings
+    digest.update((ROOT / "indexer" / "_codec.py").read_bytes() + (ROOT / "indexer" / "dense.py").read_bytes())  # the on-disk layout of the postings
     for src in sources:
         stat = src.stat()
         digest.update(f"{src.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())

@@ -10,7 +10,7 @@ _HOME = {
     "BuildReport": "_build", "IndexStats": "_build", "build_index": "_build", "delete_articles": "_build",
     "index_stats": "_build", "update_index": "_build",
     "Skipped": "_sources", "parse_article": "_sources", "read_sources": "_sources",
-    "check_meta": "_store", "current_generation": "_store", "open_generation": "_store",
+    "CURRENT": "_store", "check_meta": "_store", "current_generation": "_store", "open_generation": "_store",
     "ANALYZER_VERSION": "analysis", "ChineseAnalyzer": "analysis", "ChineseCharAnalyzer": "analysis",
     "Article": "article",
     "ArticleParseError": "errors", "IndexDamagedError": "errors", "IndexerError": "errors", "IndexLockedError": "errors",
@@ -20,7 +20,7 @@ _HOME = {
 if TYPE_CHECKING:
     from indexer._build import BuildReport, IndexStats, build_index, delete_articles, index_stats, update_index
     from indexer._sources import Skipped, parse_article, read_sources
-    from indexer._store import check_meta, current_generation, open_generation
+    from indexer._store import CURRENT, check_meta, current_generation, open_generation
     from indexer.analysis import ANALYZER_VERSION, ChineseAnalyzer, ChineseCharAnalyzer
     from indexer.article import Article
     from indexer.errors import (
@@ -45,6 +45,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ANALYZER_VERSION",
+    "CURRENT",
     "Article",
     "ArticleParseError",
     "BuildReport",

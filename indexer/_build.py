@@ -19,9 +19,9 @@ from whoosh.writing import IndexWriter
 
 from indexer import _store, settings
 from indexer._writer import ParallelWriter, PooledSegmentWriter
-from indexer._normalize import normalize
+from indexer.normalize import normalize
 from indexer._sources import Item, Note, Skipped, read_sources
-from indexer._vocab import write_vocab
+from indexer.vocab import write_vocab
 from indexer.matchtext import match_text
 from indexer.article import Article
 from indexer.errors import IndexWriteError

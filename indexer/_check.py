@@ -25,7 +25,7 @@ from whoosh import index as whoosh_index
 
 from indexer import _integrity, _store, settings
 from indexer import schema as F
-from indexer._vocab import VOCAB_FILE, read_vocab
+from indexer.vocab import VOCAB_FILE, read_vocab
 from indexer.errors import IndexDamagedError, IndexNotFoundError
 
 # What reading a damaged Whoosh file raises, besides OSError.

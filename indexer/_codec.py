@@ -9,7 +9,7 @@ readers; only the writing side changes:
   has this path, but its writer calls a method that does not exist
   (``set_inline`` for ``set_inlined``), so its default limit of 1 never uses it.
 - Frequent terms also get their postings as plain arrays in one file per
-  segment (``DENSE_EXT``), which ``search`` reads without Whoosh's decoding.
+  segment (``indexer.dense``), which ``search`` reads without Whoosh's decoding.
 - ``add_postings`` takes each term's postings as a whole, reads every
   document's field length once per field instead of once per posting, and
   fills Whoosh's block buffers in bulk.
@@ -33,30 +33,18 @@ every segment written with it, old ones included.
 
 from __future__ import annotations
 
-import pickle
-import struct
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import accumulate
 
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
 from whoosh.fields import Schema
 from whoosh.matching import ListMatcher, Matcher, NullMatcher
 
+from indexer import dense
+
 INLINE_LIMIT = 8
 BLOCK_LIMIT = 128
 COMPRESSION = 3
-# Terms in at least this many documents also get, in the segment's DENSE_EXT
-# file, their document numbers (uint32), frequencies (float32), the end offsets
-# of their position strings (uint32) and those strings (Whoosh's encoding) one
-# after another; then a pickled {"version", "terms": {(field, term): (offset, count)}} and the offset
-# of that index as 8 bytes. search reads a slice where Whoosh would decode
-# pickled blocks, and one document's positions without the rest.
-DENSE_MIN = 128
-DENSE_EXT = ".zdn"
-DENSE_VERSION = 2
-
-
 class Codec(W3Codec):
     def __init__(self, blocklimit: int = BLOCK_LIMIT, compression: int = COMPRESSION, inlinelimit: int = INLINE_LIMIT) -> None:
         super().__init__(blocklimit=blocklimit, compression=compression, inlinelimit=inlinelimit)
@@ -140,27 +128,16 @@ class _PostingsWriter(W3PostingsWriter):
 class _FieldWriter(W3FieldWriter):
     def __init__(self, codec, storage, segment):  # type: ignore[no-untyped-def]
         super().__init__(codec, storage, segment)
-        self._dense = None
-        self._dense_index: dict[tuple[str, bytes], tuple[int, int]] = {}
+        self._dense: dense.DenseWriter | None = None
 
     def _write_dense(self, fieldname: str, btext: bytes, ids: Sequence[int], weights: Sequence[float], values: list[bytes]) -> None:
         if self._dense is None:
-            self._dense = self._segment.create_file(self._storage, DENSE_EXT)
-        f = self._dense
-        self._dense_index[(fieldname, btext)] = (f.tell(), len(ids))
-        f.write((ids if isinstance(ids, array) and ids.typecode == "I" else array("I", ids)).tobytes())
-        f.write((weights if isinstance(weights, array) and weights.typecode == "f" else array("f", weights)).tobytes())
-        ends = array("I", accumulate(len(v) for v in values))
-        f.write(ends.tobytes())
-        f.write(b"".join(values))
+            self._dense = dense.DenseWriter(self._segment.create_file(self._storage, dense.EXT))
+        self._dense.add(fieldname, btext, ids, weights, values)
 
     def close(self) -> None:
         if self._dense is not None:
-            f = self._dense
-            start = f.tell()
-            f.write(pickle.dumps({"version": DENSE_VERSION, "terms": self._dense_index}, protocol=pickle.HIGHEST_PROTOCOL))
-            f.write(struct.pack("<Q", start))
-            f.close()
+            self._dense.close()
             self._dense = None
         super().close()
 
@@ -169,7 +146,7 @@ class _FieldWriter(W3FieldWriter):
         columns: dict[str, list[int]] = {}
         field = None
         for fieldname, btext, ids, weights, values in groups:
-            if len(ids) >= DENSE_MIN:
+            if len(ids) >= dense.DENSE_MIN:
                 self._write_dense(fieldname, btext, ids, weights, values)
             if fieldname != field:
                 if field is not None:

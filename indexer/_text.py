@@ -14,7 +14,7 @@ import opencc
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from indexer._normalize import normalize
+from indexer.normalize import normalize
 from indexer.article import parse_date
 
 _SPACE = re.compile(r"[\s\u3000\u00a0\ufeff]+")

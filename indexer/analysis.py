@@ -29,7 +29,7 @@ from whoosh.formats import Frequency, Positions
 from whoosh.system import pack_uint
 
 from indexer import settings
-from indexer._normalize import normalize_with_offsets, original_span
+from indexer.normalize import normalize_with_offsets, original_span
 from indexer.matchtext import FORMAT_VERSION as MATCH_FORMAT, char_grams, gram_spans
 
 # 2: character unigrams and bigrams of every run, without positions (times 100, plus the match text's format)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from indexer._normalize import normalize
+from indexer.normalize import normalize
 
 FORMAT_VERSION = 1
 SEPARATOR = "\x00"

@@ -1,8 +1,15 @@
-"""Search the Chinese news index: ``search()``, ``suggest()``, ``related()``, ``get_article()``."""
+"""Search the Chinese news index: ``search()``, ``suggest()``, ``related()``, ``get_article()``, ``index_info()``."""
 
-from search._search import get_article, related, search, suggest
-from search._types import ArticleView, FacetValue, Hit, QueryInfo, SearchResults
-from search.errors import ArticleNotFoundError, IndexDamagedError, IndexNotFoundError, QuerySyntaxError, SearchError
+from search._search import close_indexes, get_article, index_info, related, search, suggest
+from search._types import ArticleView, FacetValue, Hit, IndexInfo, QueryInfo, SearchResults
+from search.errors import (
+    ArticleNotFoundError,
+    IndexDamagedError,
+    IndexNotFoundError,
+    IndexVersionError,
+    QuerySyntaxError,
+    SearchError,
+)
 
 __all__ = [
     "ArticleNotFoundError",
@@ -10,12 +17,16 @@ __all__ = [
     "FacetValue",
     "Hit",
     "IndexDamagedError",
+    "IndexInfo",
     "IndexNotFoundError",
+    "IndexVersionError",
     "QueryInfo",
     "QuerySyntaxError",
     "SearchError",
     "SearchResults",
+    "close_indexes",
     "get_article",
+    "index_info",
     "related",
     "search",
     "suggest",

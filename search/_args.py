@@ -33,16 +33,20 @@ def date_bound(value: Any, name: str, *, end: bool) -> datetime | None:
 
 
 def whole(value: Any, name: str, low: int, high: int) -> int:
-    try:
-        if isinstance(value, str):
-            text = value.strip()
-            digits = text.lstrip("+-").lstrip("0") or "0"
-            if len(digits) > 9 or not digits.isdigit():
-                raise ValueError(value)
-            value = -int(digits) if text.startswith("-") else int(digits)
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise QuerySyntaxError(f"{name} must be a whole number, not {value!r}") from None
+    """A whole number from an ``int`` or text of at most 9 ASCII digits (a sign allowed), within ``low..high``."""
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text[:1] in "+-" else text
+        significant = digits.lstrip("0") or "0"
+        if digits.isascii() and digits.isdigit() and len(significant) <= 9:
+            number = -int(significant) if text.startswith("-") else int(significant)
+    if number is None:
+        raise QuerySyntaxError(f"{name} must be a whole number of at most 9 digits, not {str(value)[:20]!r}")
     if not low <= number <= high:
         raise QuerySyntaxError(f"{name} must be between {low} and {high}, not {number}")
     return number

@@ -1,6 +1,7 @@
 """Open the index once and keep serving it; pick up a rebuilt or updated index by itself.
 
-Each thread keeps its own Whoosh searcher (Whoosh's readers seek shared file
+``CACHE.backend(index_dir)`` is this thread's backend (``search._local``) of the
+index's current generation. Each thread keeps its own Whoosh searcher (Whoosh's readers seek shared file
 handles, so they are not shared across threads), but everything a search keeps
 in memory (postings, per-document arrays) lives in one ``Shared`` per
 generation and process, so memory does not grow with the server's threads.
@@ -10,7 +11,6 @@ generation or Whoosh has a newer commit, and reopens only then.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -22,9 +22,11 @@ from whoosh.index import Index
 from whoosh.searching import Searcher
 
 import indexer
-from indexer import settings
-from search._engine import Shared, engine_for
-from search.errors import IndexDamagedError, IndexNotFoundError
+from indexer import CURRENT, settings
+from search._local import LocalBackend
+from search._ranking import idf
+from search._shared import Shared
+from search.errors import IndexDamagedError, IndexNotFoundError, IndexVersionError
 
 # The CURRENT file is re-read at most this often per thread.
 RECHECK_SECONDS = 0.5
@@ -33,18 +35,12 @@ BM25_K1 = 1.2
 
 
 class BM25(scoring.BM25F):
-    """Whoosh's BM25F with the probabilistic IDF that Lucene and the BM25 papers use.
-
-    Whoosh's default IDF, ``1 + log(N / (df + 1))``, never falls below 1, so the
-    commonest character bigrams and words (什么, 一个, 的是) weigh almost as much
-    as a name; ``log(1 + (N - df + 0.5) / (df + 0.5))`` goes to zero for them.
-    """
+    """Whoosh's BM25F with the probabilistic IDF (``search._ranking.idf``), for
+    Whoosh's own searcher (``more_like``) to score as ``search._ranking`` does."""
 
     def idf(self, searcher: Searcher, fieldname: str, text: str) -> float:
         parent = searcher.get_parent()
-        df = parent.doc_frequency(fieldname, text)
-        n = parent.doc_count_all()
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+        return idf(parent.doc_count_all(), parent.doc_frequency(fieldname, text))
 
 
 def weighting() -> scoring.WeightingModel:
@@ -55,7 +51,7 @@ def weighting() -> scoring.WeightingModel:
 class _Open:
     generation: Path
     index: Index
-    searcher: Searcher
+    backend: LocalBackend
     current_mtime: float
     checked_at: float
 
@@ -63,7 +59,7 @@ class _Open:
         # A thread's searchers go when the thread does: close their files now
         # rather than whenever the garbage collector gets to them.
         try:
-            self.searcher.close()
+            self.backend.searcher.close()
         except Exception:  # noqa: BLE001 - already closed, or interpreter shutdown
             pass
 
@@ -91,9 +87,8 @@ class IndexCache:
                 found = self._shared[root] = (key, Shared())
             return found[1]
 
-    def _attach(self, root: Path, generation: Path, searcher: Searcher) -> Searcher:
-        engine_for(searcher, self.shared(root, generation, searcher))
-        return searcher
+    def _backend(self, root: Path, generation: Path, searcher: Searcher) -> LocalBackend:
+        return LocalBackend(searcher, generation, self.shared(root, generation, searcher), k1=BM25_K1, b=BM25_B)
 
     def _slots(self) -> dict[Path, _Open]:
         slots = getattr(self._local, "slots", None)
@@ -101,39 +96,42 @@ class IndexCache:
             slots = self._local.slots = {}
         return slots
 
-    def searcher(self, index_dir: str | os.PathLike[str] | None) -> tuple[Searcher, Path]:
+    def backend(self, index_dir: str | os.PathLike[str] | None) -> LocalBackend:
+        """This thread's backend of the index's current generation (reopened when it changed)."""
         root = settings.index_dir(index_dir).resolve()
         slots = self._slots()
         now = time.monotonic()
         entry = slots.get(root)
         if entry is not None and now - entry.checked_at < RECHECK_SECONDS:
-            return entry.searcher, entry.generation
-        current = root / "CURRENT"
+            return entry.backend
         try:
-            mtime = current.stat().st_mtime_ns
+            mtime = (root / CURRENT).stat().st_mtime_ns
         except OSError:
             mtime = -1
         if entry is not None and mtime == entry.current_mtime and entry.generation.exists():
             entry.checked_at = now
-            if not entry.searcher.up_to_date():
+            searcher = entry.backend.searcher
+            if not searcher.up_to_date():
                 try:
-                    fresh = entry.searcher.refresh()
-                    if fresh is not entry.searcher:
-                        entry.searcher.close()
-                        entry.searcher = self._attach(root, entry.generation, fresh)
+                    fresh = searcher.refresh()
+                    if fresh is not searcher:
+                        searcher.close()
+                        entry.backend = self._backend(root, entry.generation, fresh)
                 except (OSError, ValueError) as exc:
                     raise IndexNotFoundError(f"the index in {root} cannot be read: {exc}") from exc
-            return entry.searcher, entry.generation
+            return entry.backend
         try:
             generation = indexer.current_generation(root)
             ix = indexer.open_generation(generation)
-            searcher = self._attach(root, generation, ix.searcher(weighting=weighting()))
+            backend = self._backend(root, generation, ix.searcher(weighting=weighting()))
+        except indexer.IndexVersionError as exc:
+            raise IndexVersionError(str(exc)) from exc
         except indexer.IndexNotFoundError as exc:
             raise IndexNotFoundError(str(exc)) from exc
         except indexer.IndexDamagedError as exc:
             raise IndexDamagedError(str(exc)) from exc
-        slots[root] = _Open(generation, ix, searcher, mtime, now)  # the replaced entry closes its searcher
-        return searcher, generation
+        slots[root] = _Open(generation, ix, backend, mtime, now)  # the replaced entry closes its searcher
+        return backend
 
 
 CACHE = IndexCache()

@@ -1,13 +1,13 @@
 """A term's postings read from a generation's files into numpy arrays.
 
-Frequent terms come from each segment's dense file (written by
-``indexer._codec``: plain arrays, memory-mapped); the others from Whoosh's W3
-blocks, decoded a block at a time instead of one Python object per posting.
+Frequent terms come from each segment's dense file (``indexer.dense``: plain
+arrays); the others from Whoosh's W3 blocks, decoded a block at a time instead
+of one Python object per posting.
 Position strings are read only when a phrase asks for them.
 
 What is read here does not depend on the thread that read it: the arrays and
 the dense files are shared by every thread's engine over one generation
-(``search._engine.Shared``); Whoosh's readers, which seek a shared file handle,
+(``search._shared.Shared``); Whoosh's readers, which seek a shared file handle,
 are not, so reading positions from Whoosh's blocks takes the caller's readers.
 """
 
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import bisect
 import os
-import pickle
-import struct
 import threading
 from array import array
 from collections.abc import Callable
@@ -28,85 +26,11 @@ from whoosh.formats import Positions
 from whoosh.matching import ListMatcher
 from whoosh.matching.wrappers import FilterMatcher
 
-from indexer._codec import DENSE_EXT, DENSE_VERSION
+from indexer.dense import EXT as DENSE_EXT
+from indexer.dense import DenseFile
 
 Leaves = list[tuple[Any, int]]  # Whoosh segment readers with their first document number
 _POSITIONS = Positions()  # Whoosh's decoding of a position string
-
-
-class DenseFile:
-    """A segment's frequent terms as plain arrays (written by ``indexer._codec``).
-
-    Read with ``pread`` (no shared file offset, so any thread may read) into
-    arrays that the postings cache owns and bounds; a memory map would leave every
-    page a query ever touched in the process's resident memory.
-    """
-
-    def __init__(self, fd: int | None, index: dict[tuple[str, bytes], tuple[int, int]], path: str = "") -> None:
-        self._fd = fd
-        self._index = index
-        self._path = path
-
-    def __del__(self) -> None:
-        # Closed with the generation's shared state, when no thread's engine holds it any more.
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
-
-    @classmethod
-    def open(cls, leaf: Any) -> DenseFile:
-        segment, storage = getattr(leaf, "_segment", None), getattr(leaf, "_storage", None)
-        folder = getattr(storage, "folder", None)
-        if segment is None or folder is None:
-            return cls(None, {})
-        path = os.path.join(folder, segment.make_filename(DENSE_EXT))
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except FileNotFoundError:  # a segment with no term frequent enough: Whoosh's blocks serve
-            return cls(None, {})
-        dense = cls(fd, {}, path)  # closes the descriptor if what follows raises
-        # Anything else wrong here is a damaged file: the error reaches ``search._args.reading``.
-        size = os.fstat(fd).st_size
-        (start,) = struct.unpack("<Q", dense._read(size - 8, 8))
-        stored = pickle.loads(dense._read(start, size - 8 - start))
-        if not isinstance(stored, dict) or stored.get("version") != DENSE_VERSION:
-            raise ValueError(f"{path}: not a dense postings file of version {DENSE_VERSION}")
-        dense._index = stored["terms"]
-        return dense
-
-    def _read(self, offset: int, length: int) -> bytes:
-        assert self._fd is not None
-        if offset < 0 or length < 0:
-            raise ValueError(f"{self._path}: offset {offset}, length {length}")
-        data = os.pread(self._fd, length, offset)
-        if len(data) != length:
-            raise EOFError(f"{self._path}: {len(data)} of {length} bytes at {offset}")
-        return data
-
-    def values(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray, bytes] | None:
-        """The term's document numbers (in this segment), the end offsets of its position
-        strings and those strings as one bytes object; None when this file lacks the term."""
-        found = self._index.get((field, btext))
-        if found is None or self._fd is None:
-            return None
-        offset, count = found
-        ids = np.frombuffer(self._read(offset, 4 * count), dtype=np.uint32)
-        ends = np.frombuffer(self._read(offset + 8 * count, 4 * count), dtype=np.uint32).astype(np.int64)
-        blob = self._read(offset + 12 * count, int(ends[-1]) if count else 0)
-        return ids, ends, blob
-
-    def get(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-        found = self._index.get((field, btext))
-        if found is None or self._fd is None:
-            return None
-        offset, count = found
-        data = self._read(offset, 8 * count)
-        ids = np.frombuffer(data, dtype=np.uint32, count=count).astype(np.int32)
-        tf = np.frombuffer(data, dtype=np.float32, count=count, offset=4 * count).copy()
-        return ids, tf
 
 
 _Segment = tuple[np.ndarray, np.ndarray, bytes] | dict[int, bytes]
@@ -248,3 +172,26 @@ def _segment_values(leaf: Any, field: str, btext: bytes) -> dict[int, bytes]:
             out[m.id()] = m.value() or b""
             m.next()
     return out
+
+
+def dense_files(leaves: Leaves) -> list[DenseFile]:
+    """Each segment's dense file (``DenseFile.absent()`` for a segment without one)."""
+    out: list[DenseFile] = []
+    for leaf, _base in leaves:
+        segment, storage = getattr(leaf, "_segment", None), getattr(leaf, "_storage", None)
+        folder = getattr(storage, "folder", None)
+        if segment is None or folder is None:
+            out.append(DenseFile.absent())
+        else:
+            out.append(DenseFile.open(os.path.join(folder, segment.make_filename(DENSE_EXT))))
+    return out
+
+
+def in_order(positions: list[list[int]], slop: int) -> bool:
+    """Whether some position of each list follows one of the previous list's by 1..``slop``."""
+    reached = set(positions[0])
+    for nxt in positions[1:]:
+        reached = {p for p in nxt if any(p - k in reached for k in range(1, slop + 1))}
+        if not reached:
+            return False
+    return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from markupsafe import escape
 
-from indexer._normalize import normalize, normalize_with_offsets, original_span
+from indexer.normalize import normalize, normalize_with_offsets, original_span
 
 SNIPPET_CHARS = 120
 MAX_MATCHES_PER_TERM = 200

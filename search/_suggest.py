@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from indexer._normalize import normalize
+from indexer.normalize import normalize
 from indexer.analysis import is_known_word
-from indexer._vocab import VOCAB_FILE, pinyin_keys, read_char_pinyin, read_vocab
+from indexer.vocab import VOCAB_FILE, pinyin_keys, read_char_pinyin, read_vocab
 
 _PINYIN = re.compile(r"^[a-z']+$")
 _HAN_CHUNK = re.compile(r"[\u4e00-\u9fff]{2,}")

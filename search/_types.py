@@ -79,8 +79,8 @@ class SearchResults:
     hits: tuple[Hit, ...]
     facets: dict[str, tuple[FacetValue, ...]] = field(default_factory=dict)
     suggestion: str | None = None
-    query_info: QueryInfo | None = None
-    sort: str = "relevance"
+    query_info: QueryInfo = field(default_factory=lambda: QueryInfo(text="", words=()))
+    sort: str = "relevance"  # "relevance" or "date"
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +104,19 @@ class ArticleView:
     editor: str | None
     original_title: str | None
     title_derived: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What an index folder serves."""
+
+    location: str  # the index folder
+    generation: str  # the generation being served
+    articles: int  # live articles
+    backend: str = "local"
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))

@@ -1,6 +1,12 @@
-"""Typed errors of the search package."""
+"""Typed errors of the search package.
+
+The index errors are also the indexer's (``indexer.errors``), so one ``except``
+catches an index problem whichever package raised it.
+"""
 
 from __future__ import annotations
+
+from indexer import errors as _indexer_errors
 
 
 class SearchError(Exception):
@@ -11,8 +17,12 @@ class QuerySyntaxError(SearchError, ValueError):
     """A parameter or query could not be understood (bad page, sort, date...)."""
 
 
-class IndexNotFoundError(SearchError, FileNotFoundError):
-    """No usable index: missing, damaged, or built by another version (rebuild needed)."""
+class IndexNotFoundError(SearchError, _indexer_errors.IndexNotFoundError):
+    """No index in the folder (or it cannot be opened)."""
+
+
+class IndexVersionError(IndexNotFoundError, _indexer_errors.IndexVersionError):
+    """The index was built by another version of the analyzer or schema: rebuild it."""
 
 
 class ArticleNotFoundError(SearchError, KeyError):
@@ -22,5 +32,5 @@ class ArticleNotFoundError(SearchError, KeyError):
         return str(self.args[0]) if self.args else "article not found"
 
 
-class IndexDamagedError(SearchError):
+class IndexDamagedError(SearchError, _indexer_errors.IndexDamagedError):
     """A file of the index could not be read back (damaged on disk): the index must be rebuilt."""

@@ -1,4 +1,4 @@
-"""search._engine answers exactly what Whoosh's own query evaluation answers.
+"""search._engine and search._ranking answer exactly what Whoosh's own query evaluation answers.
 
 The engine replaces Whoosh's matchers for speed; these tests run the same
 query objects through both on a real index (the seeds plus 3,000 CCTV
@@ -17,7 +17,6 @@ from whoosh import query as Q
 
 from indexer import schema as F
 from search import _query
-from search._engine import engine_for
 from search._index import CACHE
 from tests.conftest import require_data
 
@@ -43,21 +42,20 @@ def _queries(count: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def searcher(news_index: Path):  # type: ignore[no-untyped-def]
-    found, _ = CACHE.searcher(news_index)
-    engine = engine_for(found)
+def local(news_index: Path):  # type: ignore[no-untyped-def]
+    backend = CACHE.backend(news_index)
     # The frequent terms' postings come from the dense files, the others from Whoosh's blocks.
-    assert len(engine.leaves) == 2
-    assert sum(len(dense._index) for dense in engine._dense()) > 500
-    return found
+    assert len(backend.engine.leaves) == 2
+    assert sum(len(dense._index) for dense in backend.engine.dense()) > 500
+    return backend
 
 
 def _whoosh_docs(searcher, q: Q.Query) -> set[int]:  # type: ignore[no-untyped-def]
     return set(searcher.docs_for_query(q))
 
 
-def test_document_sets_match_whoosh(searcher) -> None:  # type: ignore[no-untyped-def]
-    engine = engine_for(searcher)
+def test_document_sets_match_whoosh(local) -> None:  # type: ignore[no-untyped-def]
+    searcher, engine = local.searcher, local.engine
     compared = 0
     for text in _queries(60):
         parsed = _query.parse(text)
@@ -75,15 +73,15 @@ def test_document_sets_match_whoosh(searcher) -> None:  # type: ignore[no-untype
     assert compared > 10_000
 
 
-def test_scores_match_whoosh_bm25(searcher) -> None:  # type: ignore[no-untyped-def]
-    engine = engine_for(searcher)
+def test_scores_match_whoosh_bm25(local) -> None:  # type: ignore[no-untyped-def]
+    searcher, engine = local.searcher, local.engine
     for text in _queries(40):
         parsed = _query.parse(text)
         clauses = _query.ranking_clauses(parsed)
         pool = engine.mask(_query.any_term_query(Q.Or(clauses)))
         if not pool.any():
             continue
-        ranked = engine.rank(clauses, pool, 20)
+        ranked = local.ranker.rank(clauses, pool, 20)
         results = searcher.search(Q.Or(clauses), filter=set(pool.nonzero()[0].tolist()), limit=None)
         expected = {hit.docnum: hit.score for hit in results}
         best = sorted(expected.values(), reverse=True)[:20]
@@ -92,8 +90,8 @@ def test_scores_match_whoosh_bm25(searcher) -> None:  # type: ignore[no-untyped-
             assert score == pytest.approx(expected[docnum], rel=1e-4), (text, docnum)
 
 
-def test_phrase_positions_match_whoosh(searcher) -> None:  # type: ignore[no-untyped-def]
-    engine = engine_for(searcher)
+def test_phrase_positions_match_whoosh(local) -> None:  # type: ignore[no-untyped-def]
+    searcher, engine = local.searcher, local.engine
     for text in _queries(30):
         words = _query.query_words(text)
         for slop in (1, 2, 3):
@@ -103,12 +101,13 @@ def test_phrase_positions_match_whoosh(searcher) -> None:  # type: ignore[no-unt
 
 def test_segments_without_dense_files_read_whoosh_blocks_and_damaged_ones_are_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from indexer import _codec, build_index, current_generation
+    from indexer import build_index, current_generation
+    from indexer import dense as dense_format
     from indexer._integrity import write_manifest
     from search import IndexDamagedError, search
     from tests.conftest import SAMPLE_ARTICLES
 
-    monkeypatch.setattr(_codec, "DENSE_MIN", 2)  # the sample is small: give its terms in 2+ articles dense postings
+    monkeypatch.setattr(dense_format, "DENSE_MIN", 2)  # the sample is small: give its terms in 2+ articles dense postings
     build_index([SAMPLE_ARTICLES], tmp_path, procs=1)
     CACHE.clear()
     expected = [(h.id, h.score) for h in search("齐齐哈尔 装备", index_dir=tmp_path).hits]
@@ -139,7 +138,7 @@ def test_threads_share_one_bounded_state_per_generation(news_index: Path, monkey
     import threading
 
     from search import search
-    from search import _engine
+    from search import _shared
 
     queries = _queries(40) + ['"中共中央"', "经济 发展", "习", "哈尔滨 冰雪"]
     CACHE.clear()
@@ -155,8 +154,7 @@ def test_threads_share_one_bounded_state_per_generation(news_index: Path, monkey
             for q in queries[offset:] + queries[:offset]:
                 got[q] = [(h.id, round(h.score, 9)) for h in search(q, index_dir=news_index, per_page=20).hits]
                 assert got[q] == expected[q], q
-            searcher, _gen = CACHE.searcher(news_index)
-            shared.add(id(engine_for(searcher).shared))
+            shared.add(id(CACHE.backend(news_index).columns.shared))
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 
@@ -168,11 +166,10 @@ def test_threads_share_one_bounded_state_per_generation(news_index: Path, monkey
     assert not errors, errors[0]
     assert got == expected
     assert len(shared) == 1  # one per generation, not one per thread
-    searcher, _gen = CACHE.searcher(news_index)
-    state = engine_for(searcher).shared
+    state = CACHE.backend(news_index).columns.shared
     assert state.budget == 256 * 1024
     # Within budget, give or take the one entry the cache always keeps.
     largest = max((p.nbytes for p in state._postings.values() if p is not None), default=0)
     assert 0 < state.cached_bytes <= state.budget + largest
-    assert state.cached_bytes == sum(p.nbytes if p is not None else _engine._ABSENT_BYTES for p in state._postings.values())
+    assert state.cached_bytes == sum(p.nbytes if p is not None else _shared._ABSENT_BYTES for p in state._postings.values())
     CACHE.clear()

@@ -189,18 +189,17 @@ def test_real_articles_every_substring_is_found(cctv: Corpus) -> None:
 
 def test_cost_is_bounded_by_postings_for_one_and_two_characters(corpus: Corpus) -> None:
     from search import _query
-    from search._engine import engine_for
     from search._exact import Matcher
 
-    searcher, _ = CACHE.searcher(corpus.index)
-    engine = engine_for(searcher)
+    backend = CACHE.backend(corpus.index)
+    engine, columns = backend.engine, backend.columns
     query = " ".join("中国人民的一是在不了有和大这主为上个经济会议发展合作"[:40])
-    matcher = Matcher(engine.term_mask, engine.match_text, engine.n)
-    matcher.all_of(_query.exact_plan(_query.parse(query)), engine.alive)
+    matcher = Matcher(engine.term_mask, columns.match_text, engine.n)
+    matcher.all_of(_query.exact_plan(_query.parse(query)), columns.alive)
     assert matcher.verified == 0  # single characters: postings decide, no text is read
-    matcher = Matcher(engine.term_mask, engine.match_text, engine.n)
+    matcher = Matcher(engine.term_mask, columns.match_text, engine.n)
     plan = _query.exact_plan(_query.parse("中国人 的一"))
-    found = matcher.all_of(plan, engine.alive)
+    found = matcher.all_of(plan, columns.alive)
     candidates = matcher.candidates(plan[0].needles[0]) & matcher.candidates(plan[1].needles[0])
     # Longer text: only candidates holding every gram are read, each once.
     assert 0 < found.sum() <= matcher.verified <= candidates.sum() < engine.n

@@ -33,7 +33,8 @@ import pytest
 from whoosh.filedb.filestore import FileStorage
 
 import search
-from indexer import IndexWriteError, _cli, _store, _vocab, build_index, current_generation, update_index
+from indexer import IndexWriteError, _cli, _store, build_index, current_generation, update_index
+from indexer import vocab as _vocab
 from search import _index as search_cache
 from tests.conftest import ROOT, serving
 

@@ -212,7 +212,7 @@ def test_did_you_mean_spells_a_typo_from_the_index_characters_without_pypinyin(t
     import sys
 
     from indexer import build_index, current_generation
-    from indexer._vocab import CHARS_FILE, read_char_pinyin
+    from indexer.vocab import CHARS_FILE, read_char_pinyin
     from tests.conftest import ROOT, SAMPLE_ARTICLES
 
     build_index([SAMPLE_ARTICLES], tmp_path, procs=1)

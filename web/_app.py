@@ -29,6 +29,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "strict-origin-when-cross-origin",
 }
 MISSING_INDEX = "no index yet: run `python -m indexer rebuild`"
+OUTDATED_INDEX = "the index was built by another version of this program: run `python -m indexer rebuild`"
 log = logging.getLogger(__name__)
 
 
@@ -127,6 +128,8 @@ def _http_error(exc: HTTPException) -> Any:
 def _search_error(exc: engine.SearchError) -> Any:
     if isinstance(exc, engine.QuerySyntaxError):
         return error_response(400, str(exc))
+    if isinstance(exc, engine.IndexVersionError):
+        return error_response(503, OUTDATED_INDEX)
     if isinstance(exc, engine.IndexNotFoundError):
         return error_response(503, MISSING_INDEX)
     if isinstance(exc, engine.IndexDamagedError):

@@ -8,9 +8,8 @@ import sys
 from collections.abc import Sequence
 
 import search as engine
-from search import _index as search_cache
 from indexer import settings
-from web._app import MISSING_INDEX, create_app
+from web._app import MISSING_INDEX, OUTDATED_INDEX, create_app
 from web._hosts import LOOPBACK
 from web._malloc import limit_arenas
 from web._serve import serve
@@ -44,13 +43,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         trusted = [*LOOPBACK, args.host]
     app = create_app({"INDEX_DIR": index_dir, "ALLOWED_HOSTS": trusted})
     try:
-        engine.search("", index_dir=index_dir)
+        engine.index_info(index_dir=index_dir)
+    except engine.IndexVersionError:
+        print(f"warning: {OUTDATED_INDEX} (in {index_dir}); serving anyway", file=sys.stderr)
     except engine.IndexNotFoundError:
         print(f"warning: {MISSING_INDEX} (looked in {index_dir}); serving anyway", file=sys.stderr)
+    except engine.IndexDamagedError as exc:
+        print(f"warning: {exc}; serving anyway", file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
     # The probe opened the index in this process: close it before any fork, so that worker
     # processes never share its file offsets; each opens its own on its first request.
-    search_cache.CACHE.clear()
+    engine.close_indexes()
     limit_arenas()  # before the server starts its threads (forked workers inherit the setting)
     workers = max(1, args.workers)
     print(f"Serving {index_dir} on http://{host}:{args.port}/ with {workers} process(es) of {args.threads} threads"

@@ -18,8 +18,8 @@ MAX_PAGE_LINKS = 1000  # search() refuses pages past this
 @dataclass(frozen=True)
 class SearchArgs:
     q: str
-    page: int = 1
-    per_page: int = 10
+    page: int | str = 1  # as typed: search() checks it
+    per_page: int | str = 10
     sort: str = "relevance"
     filters: dict[str, str] = field(default_factory=dict)
     correct: bool = True  # answer a query that matches nothing with a likely correction's results
@@ -29,14 +29,9 @@ class SearchArgs:
         return not self.q.strip() and not self.filters
 
 
-def _whole(args: Mapping[str, str], name: str, default: int) -> int:
-    raw = args.get(name, "").strip()
-    if not raw:
-        return default
-    digits = raw.lstrip("-").lstrip("0") or "0"
-    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(digits) > 9:
-        raise QuerySyntaxError(f"{name} must be a whole number of at most 9 digits, not {raw[:20]!r}")
-    return -int(digits) if raw.startswith("-") else int(digits)
+def _whole(args: Mapping[str, str], name: str, default: int) -> int | str:
+    """The number as typed (``search()`` checks it, one rule for both), or the default."""
+    return args.get(name, "").strip() or default
 
 
 def _year(value: str) -> str:

@@ -67,7 +67,7 @@ def index() -> Any:
         return redirect(search_url(q=f"{request.args.get('q', '').strip()} {within}".strip()))
     args = _args()
     if args.blank:
-        engine.search("", index_dir=_index_dir())  # a missing index shows now, not at the first query
+        engine.index_info(index_dir=_index_dir())  # a missing index shows now, not at the first query
         return render_template("index.html", args=args, res=None, autofocus=True,
                                json_url=search_url("web.api_search"))
     res, took_ms = _search(args)
