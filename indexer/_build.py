@@ -227,6 +227,17 @@ def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callab
     return report
 
 
+def _sharded(index_dir: str | os.PathLike[str] | None) -> Callable[..., BuildReport] | None:
+    """For an index of Xapian shards, the function that changes it; None for a Whoosh index."""
+    root = settings.index_dir(index_dir)
+    gen = _store.current_generation(root)
+    if _store.check_meta(gen).get("backend") != "xapian":
+        return None
+    from indexer._xapian import modify_shards
+
+    return lambda action, **kw: modify_shards(root, gen, action, **kw)
+
+
 def update_index(
     sources: Iterable[str | os.PathLike[str]],
     index_dir: str | os.PathLike[str] | None = None,
@@ -235,6 +246,9 @@ def update_index(
     follow_symlinks: bool = False,
 ) -> BuildReport:
     """Add the articles in ``sources``, replacing those whose id is already indexed."""
+    sharded = _sharded(index_dir)
+    if sharded is not None:
+        return sharded("update", sources=sources, progress=progress, follow_symlinks=follow_symlinks)
 
     def apply(writer: IndexWriter, searcher: object, report: BuildReport) -> None:
         seen: set[str] = set()
@@ -255,6 +269,9 @@ def update_index(
 
 def delete_articles(ids: Iterable[str], index_dir: str | os.PathLike[str] | None = None) -> BuildReport:
     """Remove the articles with these ids; unknown ids are listed in ``not_found``."""
+    sharded = _sharded(index_dir)
+    if sharded is not None:
+        return sharded("delete", ids=ids)
 
     def apply(writer: IndexWriter, searcher: object, report: BuildReport) -> None:
         for article_id in dict.fromkeys(ids):
@@ -278,12 +295,19 @@ class IndexStats:
     undated: int
     bytes_on_disk: int
     built: str | None
+    backend: str = "whoosh"
+    shards: list[str] = field(default_factory=list)  # Xapian: the stub of each shard, to serve with xapian-tcpsrv
+    shard_databases: list[str] = field(default_factory=list)  # Xapian: the current generation's databases
 
 
 def index_stats(index_dir: str | os.PathLike[str] | None = None) -> IndexStats:
     root = settings.index_dir(index_dir)
     gen = _store.current_generation(root)
     meta = _store.check_meta(gen)
+    if meta.get("backend") == "xapian":
+        from indexer._xapian import shard_stats
+
+        return shard_stats(root, gen, meta)
     ix = _store.open_generation(gen)
     with ix.searcher() as searcher:
         sources: dict[str, int] = {}

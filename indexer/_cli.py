@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rebuild", parents=[common, reading], help="build a fresh index from SOURCEs and swap it in atomically")
     p.add_argument("sources", nargs="*", metavar="SOURCE", help=f"files or folders (default: {DEFAULT_SOURCE})")
     p.add_argument("--procs", type=int, default=None, help="worker processes (default: CPUs, at most 4)")
+    p.add_argument("--backend", choices=("whoosh", "xapian"), default="whoosh",
+                   help="whoosh: one Whoosh index (default); xapian: Xapian shard databases, to serve with xapian-tcpsrv")
+    p.add_argument("--shards", type=int, default=1, help="with --backend xapian: how many shard databases (default: 1)")
     p = sub.add_parser("update", parents=[common, reading], help="add articles from SOURCEs, replacing those with the same id")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p = sub.add_parser("delete", parents=[common], help="remove articles by id")
@@ -181,12 +184,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"published: {stats.first_published} … {stats.last_published}")
                 print(f"size on disk: {stats.bytes_on_disk / 2**20:.1f} MB")
                 print("sources: " + ", ".join(f"{k} {v}" for k, v in list(stats.sources.items())[:15]))
+                for stub in stats.shards:
+                    print(f"shard: {stub}")
             return EXIT_OK
         progress = _Progress(not args.quiet and not args.json)
         try:
             if args.command == "rebuild":
-                report = build_index(args.sources or [DEFAULT_SOURCE], args.index_dir, procs=args.procs, progress=progress,
-                                     follow_symlinks=args.follow_symlinks)
+                if args.backend == "xapian":
+                    from indexer._xapian import build_shards
+
+                    if args.shards < 1:
+                        print("error: --shards must be at least 1", file=sys.stderr)
+                        return EXIT_FAILED
+                    report = build_shards(args.sources or [DEFAULT_SOURCE], args.index_dir, shards=args.shards,
+                                          procs=args.procs, progress=progress, follow_symlinks=args.follow_symlinks)
+                else:
+                    report = build_index(args.sources or [DEFAULT_SOURCE], args.index_dir, procs=args.procs,
+                                         progress=progress, follow_symlinks=args.follow_symlinks)
             elif args.command == "update":
                 report = update_index(args.sources, args.index_dir, progress=progress, follow_symlinks=args.follow_symlinks)
             else:

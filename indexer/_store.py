@@ -120,6 +120,8 @@ def publish(index_dir: Path, building: Path, *, previous: Path | None = None) ->
     """
     _integrity.write_manifest(building, previous=previous)
     for path in building.iterdir():
+        if path.is_dir():  # a Xapian shard: its own commit has synced it
+            continue
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
     gen = index_dir / f"{GEN_PREFIX}{time.time_ns():020d}-{secrets.token_hex(3)}"  # sorts by age

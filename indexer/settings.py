@@ -2,7 +2,7 @@
 
 | variable | default | meaning |
 |---|---|---|
-| ``ZHSEARCH_INDEX_DIR`` | ``index`` | folder holding the built index |
+| ``ZHSEARCH_INDEX_DIR`` | ``index`` | folder holding the built index, or ``xapian://host:port,...`` (shard servers) |
 | ``ZHSEARCH_DATA`` | ``../shared/data`` | the shared test/benchmark data (tests and bench only) |
 | ``ZHSEARCH_JIEBA_CACHE`` | jieba's own file in the system temp folder | where jieba keeps its dictionary cache (made readable by all) |
 | ``ZHSEARCH_PROCS`` | number of CPUs, at most 4 | worker processes for a rebuild |
@@ -35,7 +35,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("INDEX_DIR", "index", "folder holding the built index"),
+    Setting("INDEX_DIR", "index", "folder holding the built index, or xapian://host:port,... (shard servers)"),
     Setting("DATA", "../shared/data", "shared test and benchmark data (tests, bench)"),
     Setting("JIEBA_CACHE", "", "jieba dictionary cache file (default: jieba's own, in the system temp folder)"),
     Setting("PROCS", "", "worker processes for rebuild (default: CPUs, at most 4)"),
@@ -53,6 +53,11 @@ def setting(name: str) -> str:
 def index_dir(value: str | os.PathLike[str] | None = None) -> Path:
     """The index folder: the argument if given, else ``ZHSEARCH_INDEX_DIR``, else ``index``."""
     return Path(value) if value else Path(setting("INDEX_DIR"))
+
+
+def index_location(value: str | os.PathLike[str] | None = None) -> str:
+    """Like ``index_dir``, as given: a folder, or a ``xapian://host:port,...`` address of shard servers."""
+    return str(value) if value else setting("INDEX_DIR")
 
 
 def data_dir() -> Path:

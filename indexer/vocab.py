@@ -53,7 +53,12 @@ def write_vocab(ix: Index, gen: Path) -> int:
                 term = btext.decode("utf-8")
                 if df >= floor and _HAN_WORD.match(term):
                     weights[term] = weights.get(term, 0) + df * factor
-    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS]
+    return write_vocab_weights(weights, gen)
+
+
+def write_vocab_weights(weights: dict[str, int], gen: Path) -> int:
+    """Write ``VOCAB_FILE`` and ``CHARS_FILE`` from word weights (the Han words among them)."""
+    top = sorted(((t, w) for t, w in weights.items() if _HAN_WORD.match(t)), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS]
     tmp = gen / (VOCAB_FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for term, weight in top:

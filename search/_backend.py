@@ -42,6 +42,7 @@ class Outcome:
     groups: int  # listed articles once reprints are folded (what the pages count)
     facets: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     facets_of: str = "exact"  # "exact": the facets count the exact tier; "listed": every listed article
+    partial_shards: int = 0  # shards that did not answer: the counts and hits leave their articles out
 
     @property
     def listed(self) -> int:

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from whoosh import scoring
 from whoosh.index import Index
@@ -50,8 +51,8 @@ def weighting() -> scoring.WeightingModel:
 @dataclass
 class _Open:
     generation: Path
-    index: Index
-    backend: LocalBackend
+    index: Index | None
+    backend: Any  # LocalBackend, or search._xapian.XapianBackend
     current_mtime: float
     checked_at: float
 
@@ -59,7 +60,7 @@ class _Open:
         # A thread's searchers go when the thread does: close their files now
         # rather than whenever the garbage collector gets to them.
         try:
-            self.backend.searcher.close()
+            self.backend.close()
         except Exception:  # noqa: BLE001 - already closed, or interpreter shutdown
             pass
 
@@ -75,6 +76,9 @@ class IndexCache:
     def clear(self) -> None:
         """Forget this thread's open indexes and the process's shared caches; the next query reopens."""
         self._local.slots = {}
+        for backend in getattr(self._local, "remote", {}).values():
+            backend.close()
+        self._local.remote = {}
         with self._lock:
             self._shared.clear()
 
@@ -96,8 +100,11 @@ class IndexCache:
             slots = self._local.slots = {}
         return slots
 
-    def backend(self, index_dir: str | os.PathLike[str] | None) -> LocalBackend:
+    def backend(self, index_dir: str | os.PathLike[str] | None) -> Any:
         """This thread's backend of the index's current generation (reopened when it changed)."""
+        location = settings.index_location(index_dir)
+        if location.startswith("xapian://"):
+            return self._remote(location)
         root = settings.index_dir(index_dir).resolve()
         slots = self._slots()
         now = time.monotonic()
@@ -110,6 +117,8 @@ class IndexCache:
             mtime = -1
         if entry is not None and mtime == entry.current_mtime and entry.generation.exists():
             entry.checked_at = now
+            if entry.index is None:  # Xapian shards: a generation never changes once published
+                return entry.backend
             searcher = entry.backend.searcher
             if not searcher.up_to_date():
                 try:
@@ -122,8 +131,12 @@ class IndexCache:
             return entry.backend
         try:
             generation = indexer.current_generation(root)
-            ix = indexer.open_generation(generation)
-            backend = self._backend(root, generation, ix.searcher(weighting=weighting()))
+            if indexer.check_meta(generation).get("backend") == "xapian":
+                ix, backend = None, _xapian_backend(f"xapian://{','.join(str(p) for p in sorted(generation.glob('shard-*')))}",
+                                                    vocabulary_dir=generation)
+            else:
+                ix = indexer.open_generation(generation)
+                backend = self._backend(root, generation, ix.searcher(weighting=weighting()))
         except indexer.IndexVersionError as exc:
             raise IndexVersionError(str(exc)) from exc
         except indexer.IndexNotFoundError as exc:
@@ -132,6 +145,37 @@ class IndexCache:
             raise IndexDamagedError(str(exc)) from exc
         slots[root] = _Open(generation, ix, backend, mtime, now)  # the replaced entry closes its searcher
         return backend
+
+    def _remote(self, location: str) -> Any:
+        """This thread's connections to the shard servers, renewed every few seconds (a new
+        connection opens whatever generation each server's stub names now)."""
+        from search import _xapian
+
+        slots = self._remote_slots()
+        now = time.monotonic()
+        found = slots.get(location)
+        if found is not None and now - found.opened < _xapian.RECHECK_SECONDS:
+            return found
+        fresh = _xapian_backend(location)
+        if found is not None:
+            found.close()
+        slots[location] = fresh
+        return fresh
+
+    def _remote_slots(self) -> dict[str, Any]:
+        slots = getattr(self._local, "remote", None)
+        if slots is None:
+            slots = self._local.remote = {}
+        return slots
+
+
+def _xapian_backend(location: str, *, vocabulary_dir: Path | None = None) -> Any:
+    try:
+        from search import _xapian
+    except ImportError as exc:
+        raise IndexNotFoundError("this index is made of Xapian shards: install the xapian extra "
+                                 "(pip install 'zhsearch[xapian]')") from exc
+    return _xapian.XapianBackend(location, _xapian.parse_location(location), vocabulary_dir=vocabulary_dir)
 
 
 CACHE = IndexCache()

@@ -89,6 +89,9 @@ class LocalBackend:
         return IndexInfo(location=str(self.generation.parent), generation=self.generation.name,
                          articles=int(np.count_nonzero(self.columns.alive)))
 
+    def close(self) -> None:
+        self.searcher.close()
+
     def sets(self) -> MaskSets:
         """A fresh set algebra (its matcher caches the texts it reads for one query)."""
         return MaskSets(self)

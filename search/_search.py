@@ -113,7 +113,7 @@ def _results(backend: Backend, parsed: _query.ParsedQuery, plan: Plan,
     return SearchResults(
         query=parsed.text, total=out.exact, page=plan.page, per_page=plan.per_page,
         pages=min(MAX_PAGE, math.ceil(out.groups / plan.per_page)), hits=tuple(_hit(r, terms) for r in out.hits),
-        facets=facets, query_info=info, sort=plan.sort,
+        facets=facets, query_info=info, sort=plan.sort, unavailable_shards=out.partial_shards,
     )
 
 

@@ -82,6 +82,7 @@ class SearchResults:
     query_info: QueryInfo = field(default_factory=lambda: QueryInfo(text="", words=()))
     sort: str = "relevance"  # "relevance" or "date"
     seconds: float = 0.0
+    unavailable_shards: int = 0  # shards of a sharded index that did not answer: their articles are missing
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))

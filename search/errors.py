@@ -34,3 +34,7 @@ class ArticleNotFoundError(SearchError, KeyError):
 
 class IndexDamagedError(SearchError, _indexer_errors.IndexDamagedError):
     """A file of the index could not be read back (damaged on disk): the index must be rebuilt."""
+
+
+class IndexUnavailableError(SearchError):
+    """The index's servers (Xapian shards) do not answer: try again later."""

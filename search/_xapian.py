@@ -1,0 +1,424 @@
+"""The Xapian backend: plans executed over Xapian shards, local or served by ``xapian-tcpsrv``.
+
+Selected by an index location ``xapian://SHARD,SHARD,...`` where each shard is
+``host:port`` or a database path, with replicas after ``|``
+(``xapian://10.0.0.1:7001|10.0.0.2:7001,10.0.0.3:7002``), or by a local index
+folder built with ``--backend xapian``. Xapian combines the shards into one
+database and computes BM25 with statistics across all of them.
+
+The matching contract is the local backend's, on Xapian's own terms
+(``indexer.xapianformat``): a text that is one run of letters, digits or Han
+characters is a phrase of its character unigrams (positions are character
+offsets), so contiguous text matches exactly; a text with spaces or
+punctuation inside is looked up by the phrases of its runs and checked on each
+candidate's stored text. The relaxation policy is the same code
+(``search._tiers.select``) over Xapian queries; tiers are ranked in order by
+giving each tier a fixed weight far above any BM25 score; reprints are folded
+by Xapian's collapse key and facets counted by its value-count match spies.
+
+Failure: every shard connection has a timeout (``TIMEOUT_MS``). A shard that
+does not answer is replaced by its next replica; a shard with none left is
+dropped and the results are flagged ``partial``; none left at all is
+``IndexUnavailableError`` (503).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import xapian
+from whoosh import query as Q
+
+from indexer import schema as F
+from indexer import xapianformat as X
+from indexer.matchtext import RUN, match_text, title_part
+from search import _tiers
+from search._backend import Outcome, Ranked, Stored
+from search._exact import Needle, Requirement
+from search._plan import Plan
+from search._types import IndexInfo
+from search.errors import ArticleNotFoundError, IndexNotFoundError, IndexUnavailableError, QuerySyntaxError
+
+SCHEME = "xapian://"
+TIMEOUT_MS = 1500  # a shard that has not answered by then is given up on
+CONNECT_TIMEOUT_MS = 500
+RECHECK_SECONDS = 2.0  # how often a thread reconnects, to pick up a rebuilt index
+TIER_WEIGHT = 1e7  # above any BM25 score: tier t weighs (4 - t) of these
+BM25 = (1.2, 0.0, 1.0, 0.75, 0.5)  # k1, k2, k3, b, min_normlen: the local backend's k1 and b
+
+
+@dataclass(frozen=True)
+class Shard:
+    replicas: tuple[str, ...]  # "host:port" or a database path, in the order tried
+
+
+def parse_location(location: str) -> tuple[Shard, ...]:
+    if not location.startswith(SCHEME):
+        raise QuerySyntaxError(f"not a Xapian location: {location!r}")
+    shards = []
+    for part in location[len(SCHEME):].split(","):
+        replicas = tuple(r.strip() for r in part.split("|") if r.strip())
+        if replicas:
+            shards.append(Shard(replicas))
+    if not shards:
+        raise IndexNotFoundError(f"no shard in {location!r}")
+    return tuple(shards)
+
+
+def _open_replica(spec: str) -> xapian.Database:
+    if spec.startswith("/") or spec.startswith(".") or ":" not in spec:
+        return xapian.Database(spec)
+    host, _, port = spec.rpartition(":")
+    if not port.isdigit():
+        raise IndexNotFoundError(f"bad shard address {spec!r}: expected host:port")
+    return xapian.remote_open(host.strip("[]"), int(port), TIMEOUT_MS, CONNECT_TIMEOUT_MS)
+
+
+def _open_shard(shard: Shard) -> xapian.Database | None:
+    for spec in shard.replicas:
+        try:
+            db = _open_replica(spec)
+            db.get_doccount()  # answers, or raises
+            return db
+        except (xapian.NetworkError, xapian.DatabaseOpeningError, xapian.DatabaseError):
+            continue
+    return None
+
+
+def _combined(shards: Sequence[Shard]) -> tuple[xapian.Database, int]:
+    """The shards that answer, combined, and how many did not."""
+    combined = xapian.Database()
+    missing = 0
+    for shard in shards:
+        db = _open_shard(shard)
+        if db is None:
+            missing += 1
+        else:
+            combined.add_database(db)
+    if missing == len(shards):
+        raise IndexUnavailableError(f"no shard of the index answers ({len(shards)} tried)")
+    return combined, missing
+
+
+def _stored_match_text(stored: Stored) -> bytes:
+    title = None
+    if not stored.get(F.TITLE_DERIVED):
+        original = stored.get(F.ORIGINAL_TITLE)
+        title = stored.get(F.HEADLINE, "") if not original else f"{stored.get(F.HEADLINE, '')}\n{original}"
+    return match_text(title, stored.get(F.BODY, ""))
+
+
+class XapianSets:
+    """``search._tiers.DocSets`` as Xapian queries, evaluated when counted or ranked."""
+
+    def __init__(self, backend: XapianBackend) -> None:
+        self._b = backend
+
+    def everything(self) -> xapian.Query:
+        return xapian.Query.MatchAll
+
+    def nothing(self) -> xapian.Query:
+        return xapian.Query.MatchNothing
+
+    def matching(self, q: Q.Query) -> xapian.Query:
+        return self._b.translate(q, boolean=True)
+
+    def reprint_group(self, article_id: str) -> xapian.Query:
+        doc = self._b.document(article_id)
+        key = doc.get_value(X.DUP)
+        return xapian.Query(xapian.Query.OP_VALUE_RANGE, X.DUP, key, key)
+
+    def all_of(self, plan: Sequence[Requirement], within: xapian.Query) -> xapian.Query:
+        out = within
+        checks: list[tuple[Needle, ...]] = []
+        for req in plan:
+            query, check = self._requirement(req)
+            out = xapian.Query(xapian.Query.OP_AND, out, query)
+            if check:
+                checks.append(req.needles)
+        if not checks:
+            return out
+        return self._b.verified(out, checks)
+
+    def any_of(self, plan: Sequence[Requirement], within: xapian.Query) -> xapian.Query:
+        parts = [self.all_of([req], within) for req in plan]
+        return xapian.Query(xapian.Query.OP_OR, parts) if parts else xapian.Query.MatchNothing
+
+    def _requirement(self, req: Requirement) -> tuple[xapian.Query, bool]:
+        queries, check = [], False
+        for n in req.needles:
+            runs = RUN.findall(n.text)
+            fields = (X.TITLE_GRAM,) if n.title_only else (X.TITLE_GRAM, X.BODY_GRAM)
+            for prefix in fields:
+                phrases = [_phrase([prefix + c for c in run]) for run in runs]
+                queries.append(phrases[0] if len(phrases) == 1 else xapian.Query(xapian.Query.OP_AND, phrases))
+            check = check or not (len(runs) == 1 and runs[0] == n.text)
+        return xapian.Query(xapian.Query.OP_OR, queries), check
+
+    def both(self, a: xapian.Query, b: xapian.Query) -> xapian.Query:
+        return xapian.Query(xapian.Query.OP_AND, a, b)
+
+    def either(self, a: xapian.Query, b: xapian.Query) -> xapian.Query:
+        return xapian.Query(xapian.Query.OP_OR, a, b)
+
+    def minus(self, a: xapian.Query, b: xapian.Query) -> xapian.Query:
+        return xapian.Query(xapian.Query.OP_AND_NOT, a, b)
+
+    def count(self, s: xapian.Query) -> int:
+        return self._b.count_query(s)
+
+
+def _phrase(terms: list[str]) -> xapian.Query:
+    if len(terms) == 1:
+        return xapian.Query(terms[0])
+    return xapian.Query(xapian.Query.OP_PHRASE, terms, len(terms))
+
+
+class XapianBackend:
+    """A ``search._backend.Backend`` over one thread's connections to every shard."""
+
+    def __init__(self, location: str, shards: Sequence[Shard], *, vocabulary_dir: Path | None = None) -> None:
+        self.location = location
+        self.shards = tuple(shards)
+        self.db, self.missing = _combined(self.shards)
+        self.opened = time.monotonic()
+        self._vocabulary_dir = vocabulary_dir
+
+    @property
+    def partial(self) -> bool:
+        return self.missing > 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _call(self, fn: Any) -> Any:
+        """``fn()``; when a shard stops answering, once more over the shards that still do."""
+        try:
+            return fn()
+        except (xapian.NetworkError, xapian.DatabaseModifiedError, xapian.DatabaseError):
+            self.db.close()
+            self.db, self.missing = _combined(self.shards)
+            try:
+                return fn()
+            except (xapian.NetworkError, xapian.DatabaseError) as exc:
+                raise IndexUnavailableError(f"the index's shards do not answer: {exc}") from exc
+
+    # ----- vocabulary and info
+
+    @property
+    def vocabulary_dir(self) -> Path:
+        if self._vocabulary_dir is None:
+            generation = self.db.get_metadata(X.GENERATION_KEY).decode() or "none"
+            folder = Path(tempfile.gettempdir()) / f"zhsearch-vocab-{os.getuid()}" / generation
+            if not (folder / "vocab.tsv").exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                for name in ("vocab.tsv", "vocab-chars.tsv"):
+                    tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}"
+                    tmp.write_bytes(self.db.get_metadata(X.VOCAB_KEY + name))
+                    os.replace(tmp, folder / name)
+            self._vocabulary_dir = folder
+        return self._vocabulary_dir
+
+    def info(self) -> IndexInfo:
+        generation = self._call(lambda: self.db.get_metadata(X.GENERATION_KEY).decode())
+        return IndexInfo(location=self.location, generation=generation, articles=self.db.get_doccount(),
+                         backend="xapian")
+
+    # ----- articles
+
+    def document(self, article_id: str) -> xapian.Document:
+        def find() -> xapian.Document:
+            for item in self.db.postlist(X.ID + article_id):
+                return self.db.get_document(item.docid)
+            raise ArticleNotFoundError(f"no article with id {article_id!r}")
+
+        if not isinstance(article_id, str) or len((X.ID + article_id).encode("utf-8")) > X.MAX_TERM_BYTES:
+            raise ArticleNotFoundError(f"no article with id {article_id!r}")
+        return self._call(find)
+
+    def article(self, article_id: str) -> Stored:
+        return X.decode_stored(self.document(article_id).get_data())
+
+    def related(self, article_id: str, limit: int) -> tuple[Ranked, ...]:
+        doc = self.document(article_id)
+
+        def run() -> tuple[Ranked, ...]:
+            rset = xapian.RSet()
+            rset.add_document(doc.get_docid())
+            enquire = xapian.Enquire(self.db)
+            enquire.set_weighting_scheme(xapian.BM25Weight(*BM25))
+            enquire.set_query(xapian.Query(X.ID + article_id))
+            eset = enquire.get_eset(15, rset, xapian.ExpandDeciderFilterPrefix(X.BODY_WORD))
+            terms = [item.term for item in eset]
+            if not terms:
+                return ()
+            enquire.set_query(xapian.Query(xapian.Query.OP_AND_NOT, xapian.Query(xapian.Query.OP_OR, terms),
+                                           xapian.Query(X.ID + article_id)))
+            enquire.set_collapse_key(X.DUP)
+            own = doc.get_value(X.DUP)
+            out: list[Ranked] = []
+            for item in enquire.get_mset(0, limit + 1):
+                if item.document.get_value(X.DUP) == own:
+                    continue
+                out.append(Ranked(X.decode_stored(item.document.get_data()), float(item.weight), "exact"))
+                if len(out) >= limit:
+                    break
+            return tuple(out)
+
+        return self._call(run)
+
+    # ----- sets
+
+    def count_query(self, q: xapian.Query) -> int:
+        def run() -> int:
+            enquire = xapian.Enquire(self.db)
+            enquire.set_weighting_scheme(xapian.BoolWeight())
+            enquire.set_query(q)
+            return int(enquire.get_mset(0, 0, self.db.get_doccount()).get_matches_estimated())
+
+        return self._call(run)
+
+    def verified(self, candidates: xapian.Query, checks: list[tuple[Needle, ...]]) -> xapian.Query:
+        """The candidates whose stored text holds one needle of each check, as a query of their ids."""
+        def run() -> list[str]:
+            enquire = xapian.Enquire(self.db)
+            enquire.set_weighting_scheme(xapian.BoolWeight())
+            enquire.set_query(candidates)
+            kept = []
+            for item in enquire.get_mset(0, self.db.get_doccount()):
+                stored = X.decode_stored(item.document.get_data())
+                text = _stored_match_text(stored)
+                if all(any(n.utf8 in (title_part(text) if n.title_only else text) for n in needles) for needles in checks):
+                    kept.append(X.ID + stored[F.ID_FIELD])
+            return kept
+
+        kept = self._call(run)
+        return xapian.Query(xapian.Query.OP_OR, kept) if kept else xapian.Query.MatchNothing
+
+    def translate(self, q: Q.Query, *, boolean: bool = False) -> xapian.Query:
+        """A Whoosh query object as a Xapian query (weights scaled by boosts, unless ``boolean``)."""
+        if isinstance(q, (Q.And, Q.Or)):
+            parts = [self.translate(c, boolean=boolean) for c in q.children()]
+            op = xapian.Query.OP_AND if isinstance(q, Q.And) else xapian.Query.OP_OR
+            if not parts:
+                return xapian.Query.MatchAll if isinstance(q, Q.And) else xapian.Query.MatchNothing
+            return xapian.Query(op, parts)
+        if isinstance(q, Q.Term):
+            if q.fieldname not in X.FIELD_PREFIX:
+                return xapian.Query.MatchNothing
+            t = X.term(q.fieldname, str(q.text))
+            out = xapian.Query(t) if t is not None else xapian.Query.MatchNothing
+        elif isinstance(q, Q.Prefix):
+            out = xapian.Query(xapian.Query.OP_WILDCARD, X.FIELD_PREFIX[q.fieldname] + q.text)
+        elif isinstance(q, Q.Phrase):
+            terms = [X.term(q.fieldname, w) for w in q.words]
+            if any(t is None for t in terms) or not terms:
+                return xapian.Query.MatchNothing
+            slop = max(1, q.slop)
+            out = xapian.Query(xapian.Query.OP_PHRASE, terms, (len(terms) - 1) * slop + 1) if len(terms) > 1 else xapian.Query(terms[0])
+        elif isinstance(q, Q.DateRange):
+            return _date_range(q)
+        elif isinstance(q, Q.Every):
+            return xapian.Query.MatchAll
+        elif q is Q.NullQuery or isinstance(q, type(Q.NullQuery)):
+            return xapian.Query.MatchNothing
+        else:
+            raise TypeError(f"query type {type(q).__name__} is not supported by the Xapian backend")
+        boost = float(getattr(q, "boost", 1.0))
+        if boolean:
+            return xapian.Query(xapian.Query.OP_SCALE_WEIGHT, out, 0.0)
+        return out if boost == 1.0 else xapian.Query(xapian.Query.OP_SCALE_WEIGHT, out, boost)
+
+    # ----- plans
+
+    def count(self, plan: Sequence[Requirement]) -> int:
+        sets = XapianSets(self)
+        return sets.count(sets.all_of(plan, sets.everything()))
+
+    def execute(self, plan: Plan) -> Outcome:
+        return self._call(lambda: self._execute(plan))
+
+    def _execute(self, plan: Plan) -> Outcome:
+        sets = XapianSets(self)
+        tiers = _tiers.select(plan, sets)
+        n_exact, n_regional = sets.count(tiers.exact), sets.count(tiers.regional)
+        partial_q = sets.either(tiers.every_word, tiers.some)
+        n_partial = sets.count(partial_q) if tiers.relaxed else 0
+        ranking = [self.translate(c) for c in plan.ranking]
+        ranked = xapian.Query(xapian.Query.OP_OR, ranking) if ranking and plan.sort == "relevance" else None
+        parts = []
+        for t, docs in enumerate(tiers.ordered):
+            if t >= 2 and not n_partial:
+                break
+            fixed = xapian.Query(xapian.Query.OP_FILTER, xapian.Query(xapian.FixedWeightPostingSource((4 - t) * TIER_WEIGHT)), docs)
+            parts.append(fixed if ranked is None else xapian.Query(xapian.Query.OP_AND_MAYBE, fixed, ranked))
+        enquire = xapian.Enquire(self.db)
+        enquire.set_weighting_scheme(xapian.BM25Weight(*BM25))
+        enquire.set_query(xapian.Query(xapian.Query.OP_OR, parts))
+        if plan.sort == "date":
+            enquire.set_sort_by_relevance_then_value(X.DATE, True)
+        else:
+            enquire.set_docid_order(xapian.Enquire.ASCENDING)
+        if plan.reprints_of is None:
+            enquire.set_collapse_key(X.DUP)
+        total = self.db.get_doccount()
+        mset = enquire.get_mset((plan.page - 1) * plan.per_page, plan.per_page, total)
+        hits = []
+        for item in mset:
+            tier = min(3, max(0, 4 - int(item.weight // TIER_WEIGHT)))
+            score = 0.0 if plan.sort == "date" else item.weight - (4 - tier) * TIER_WEIGHT
+            hits.append(Ranked(X.decode_stored(item.document.get_data()), round(score, 6), _tiers.TIER_NAMES[tier],
+                               int(item.collapse_count) if plan.reprints_of is None else 0))
+        listed = sets.either(sets.either(tiers.exact, tiers.regional), partial_q) if n_partial else sets.either(tiers.exact, tiers.regional)
+        n_listed = n_exact + n_regional + n_partial
+        groups = n_listed if plan.reprints_of is not None else self._groups(listed, n_listed)
+        scope = tiers.exact if n_exact or plan.empty else listed
+        return Outcome(hits=tuple(hits), exact=n_exact, regional=n_regional, partial=n_partial, groups=groups,
+                       facets=self._facets(plan.facet_fields, scope), facets_of="exact" if n_exact or plan.empty else "listed",
+                       partial_shards=self.missing)
+
+    def _groups(self, listed: xapian.Query, n_listed: int) -> int:
+        """How many groups of reprints the listed articles make (Xapian's estimate of a
+        collapsed count is not exact, even when every match was checked)."""
+        if not n_listed:
+            return 0
+        enquire = xapian.Enquire(self.db)
+        enquire.set_weighting_scheme(xapian.BoolWeight())
+        enquire.set_query(listed)
+        enquire.set_collapse_key(X.DUP)
+        return int(enquire.get_mset(0, n_listed, n_listed).size())
+
+    def _facets(self, names: Sequence[str], scope: xapian.Query) -> dict[str, tuple[tuple[str, int], ...]]:
+        enquire = xapian.Enquire(self.db)
+        enquire.set_weighting_scheme(xapian.BoolWeight())
+        enquire.set_query(scope)
+        spies = {name: xapian.ValueCountMatchSpy(X.FACET_SLOT[name]) for name in names if name in X.FACET_SLOT}
+        for spy in spies.values():
+            enquire.add_matchspy(spy)
+        enquire.get_mset(0, 0, self.db.get_doccount())
+        out: dict[str, tuple[tuple[str, int], ...]] = {}
+        for name, spy in spies.items():
+            values = [(item.term.decode("utf-8"), int(item.termfreq)) for item in spy.values()]
+            values = [(v, n) for v, n in values if v]
+            values.sort(key=lambda kv: (-kv[1], kv[0]))
+            out[name] = tuple(values)
+        return out
+
+
+def _date_range(q: Q.DateRange) -> xapian.Query:
+    low = xapian.sortable_serialise(X.date_key(q.start)) if q.start is not None else None
+    high = xapian.sortable_serialise(X.date_key(q.end)) if q.end is not None else None
+    if low is not None and high is not None:
+        return xapian.Query(xapian.Query.OP_VALUE_RANGE, X.DATE, low, high)
+    if low is not None:
+        return xapian.Query(xapian.Query.OP_VALUE_GE, X.DATE, low)
+    if high is not None:
+        return xapian.Query(xapian.Query.OP_VALUE_LE, X.DATE, high)
+    return xapian.Query(xapian.Query.OP_VALUE_GE, X.DATE, "")
