@@ -27,9 +27,12 @@ def data_dir(arg: str | None = None) -> Path:
     return path
 
 
-def cached_index(*sources: Path, label: str, procs: int | None = None) -> Path:
-    """An index of ``sources`` built once per content and analyzer version."""
-    digest = hashlib.sha1(f"{ANALYZER_VERSION}/{SCHEMA_VERSION}".encode())
+def cached_index(*sources: Path, label: str, procs: int | None = None, shards: int = 0) -> Path:
+    """An index of ``sources`` built once per content and analyzer version; with ``shards``,
+    of that many Xapian shards (``--backend xapian``)."""
+    digest = hashlib.sha1(f"{ANALYZER_VERSION}/{SCHEMA_VERSION}/{shards}".encode())
+    if shards:
+        digest.update((ROOT / "indexer" / "xapianformat.py").read_bytes() + (ROOT / "indexer" / "_xapian.py").read_bytes())
     digest.update((ROOT / "indexer" / "_codec.py").read_bytes() + (ROOT / "indexer" / "dense.py").read_bytes())  # the on-disk layout of the postings
     for src in sources:
         stat = src.stat()
@@ -37,7 +40,12 @@ def cached_index(*sources: Path, label: str, procs: int | None = None) -> Path:
     target = CACHE / f"{label}-{digest.hexdigest()[:12]}"
     if not (target / "CURRENT").exists():
         print(f"building index of {', '.join(s.name for s in sources)} into {target} …", file=sys.stderr)
-        report = build_index(sources, target, procs=procs)
+        if shards:
+            from indexer._xapian import build_shards
+
+            report = build_shards(sources, target, shards=shards, procs=procs)
+        else:
+            report = build_index(sources, target, procs=procs)
         print(f"  {report.indexed} articles in {report.seconds:.1f} s", file=sys.stderr)
     return target
 

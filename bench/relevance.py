@@ -1,10 +1,11 @@
 """Relevance on the retrieval sets: MRR@10, Recall@1, Recall@10 and the zero-result share.
 
-    python bench/relevance.py [--data DIR] [--sets cmrc2018 drcd] [--limit N]
+    python bench/relevance.py [--data DIR] [--sets cmrc2018 drcd] [--limit N] [--backends whoosh xapian] [--shards 2]
 
-Builds (once, cached) an index of each set's ``corpus.jsonl``, runs every query
-of ``queries.jsonl`` through ``search()`` and scores the ranking against
-``qrels.tsv``. Prints one row per set.
+Builds (once, cached) an index of each set's ``corpus.jsonl`` for each backend
+(``xapian``: ``--shards`` Xapian shard databases, searched as local files),
+runs every query of ``queries.jsonl`` through ``search()`` and scores the
+ranking against ``qrels.tsv``. Prints one row per set and backend.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ PEERS = {
 }
 
 
-def evaluate(name: str, root, limit: int | None) -> dict[str, float]:
+def evaluate(name: str, root, limit: int | None, shards: int = 0) -> dict[str, float]:
     folder = root / name
-    index = cached_index(folder / "corpus.jsonl", label=name)
+    index = cached_index(folder / "corpus.jsonl", label=name if not shards else f"{name}-xapian{shards}", shards=shards)
     qrels: dict[str, set[str]] = {}
     for line in (folder / "qrels.tsv").read_text("utf-8").splitlines():
         qid, doc, rel = line.split("\t")
@@ -60,13 +61,16 @@ def main() -> None:
     parser.add_argument("--data", help="shared data folder (default: $ZHSEARCH_DATA or ../shared/data)")
     parser.add_argument("--sets", nargs="+", default=["cmrc2018", "drcd"])
     parser.add_argument("--limit", type=int, default=None, help="only the first N queries of each set")
+    parser.add_argument("--backends", nargs="+", choices=("whoosh", "xapian"), default=["whoosh"])
+    parser.add_argument("--shards", type=int, default=2, help="Xapian shards (default: 2)")
     args = parser.parse_args()
     root = data_dir(args.data)
-    print(f"{'set':<10} {'queries':>7} {'MRR@10':>7} {'R@1':>6} {'R@10':>6} {'zero':>6} {'p50 ms':>7} {'p95 ms':>7}  best peer MRR@10")
-    for name in args.sets:
-        m = evaluate(name, root, args.limit)
+    print(f"{'set':<10} {'backend':<9} {'queries':>7} {'MRR@10':>7} {'R@1':>6} {'R@10':>6} {'zero':>6} {'p50 ms':>7} {'p95 ms':>7}  best peer MRR@10")
+    for name, backend in ((n, b) for n in args.sets for b in args.backends):
+        m = evaluate(name, root, args.limit, args.shards if backend == "xapian" else 0)
         peer = max(PEERS.get(name, {}).items(), key=lambda kv: kv[1], default=("-", float("nan")))
-        print(f"{name:<10} {m['queries']:>7} {m['mrr10']:>7.4f} {m['r1']:>6.3f} {m['r10']:>6.3f} {m['zero']:>6.3f} "
+        label = backend if backend == "whoosh" else f"xapian/{args.shards}"
+        print(f"{name:<10} {label:<9} {m['queries']:>7} {m['mrr10']:>7.4f} {m['r1']:>6.3f} {m['r10']:>6.3f} {m['zero']:>6.3f} "
               f"{m['p50_ms']:>7.1f} {m['p95_ms']:>7.1f}  {peer[1]:.3f} ({peer[0]})")
 
 

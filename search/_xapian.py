@@ -35,6 +35,7 @@ from typing import Any
 
 import xapian
 from whoosh import query as Q
+from whoosh.util.times import long_to_datetime
 
 from indexer import schema as F
 from indexer import xapianformat as X
@@ -47,8 +48,8 @@ from search._types import IndexInfo
 from search.errors import ArticleNotFoundError, IndexNotFoundError, IndexUnavailableError, QuerySyntaxError
 
 SCHEME = "xapian://"
-TIMEOUT_MS = 1500  # a shard that has not answered by then is given up on
-CONNECT_TIMEOUT_MS = 500
+TIMEOUT_MS = 900  # a shard that has not answered by then is given up on (a request then takes at most about twice this)
+CONNECT_TIMEOUT_MS = 300
 RECHECK_SECONDS = 2.0  # how often a thread reconnects, to pick up a rebuilt index
 TIER_WEIGHT = 1e7  # above any BM25 score: tier t weighs (4 - t) of these
 BM25 = (1.2, 0.0, 1.0, 0.75, 0.5)  # k1, k2, k3, b, min_normlen: the local backend's k1 and b
@@ -370,19 +371,35 @@ class XapianBackend:
             enquire.set_collapse_key(X.DUP)
         total = self.db.get_doccount()
         mset = enquire.get_mset((plan.page - 1) * plan.per_page, plan.per_page, total)
-        hits = []
-        for item in mset:
-            tier = min(3, max(0, 4 - int(item.weight // TIER_WEIGHT)))
-            score = 0.0 if plan.sort == "date" else item.weight - (4 - tier) * TIER_WEIGHT
-            hits.append(Ranked(X.decode_stored(item.document.get_data()), round(score, 6), _tiers.TIER_NAMES[tier],
-                               int(item.collapse_count) if plan.reprints_of is None else 0))
         listed = sets.either(sets.either(tiers.exact, tiers.regional), partial_q) if n_partial else sets.either(tiers.exact, tiers.regional)
+        items = [(item.weight, item.document) for item in mset]
+        sizes = self._group_sizes(listed, [d.get_value(X.DUP) for _w, d in items]) if plan.reprints_of is None else {}
+        hits = []
+        for weight, document in items:
+            tier = min(3, max(0, 4 - int(weight // TIER_WEIGHT)))
+            score = 0.0 if plan.sort == "date" else weight - (4 - tier) * TIER_WEIGHT
+            hits.append(Ranked(X.decode_stored(document.get_data()), round(score, 6), _tiers.TIER_NAMES[tier],
+                               max(0, sizes.get(document.get_value(X.DUP), 1) - 1)))
         n_listed = n_exact + n_regional + n_partial
         groups = n_listed if plan.reprints_of is not None else self._groups(listed, n_listed)
         scope = tiers.exact if n_exact or plan.empty else listed
         return Outcome(hits=tuple(hits), exact=n_exact, regional=n_regional, partial=n_partial, groups=groups,
                        facets=self._facets(plan.facet_fields, scope), facets_of="exact" if n_exact or plan.empty else "listed",
                        partial_shards=self.missing)
+
+    def _group_sizes(self, listed: xapian.Query, keys: list[bytes]) -> dict[bytes, int]:
+        """How many listed articles each of these reprint keys has (Xapian's collapse
+        counts are lower bounds, not counts)."""
+        if not keys:
+            return {}
+        groups = [xapian.Query(xapian.Query.OP_VALUE_RANGE, X.DUP, k, k) for k in dict.fromkeys(keys)]
+        enquire = xapian.Enquire(self.db)
+        enquire.set_weighting_scheme(xapian.BoolWeight())
+        enquire.set_query(xapian.Query(xapian.Query.OP_AND, listed, xapian.Query(xapian.Query.OP_OR, groups)))
+        spy = xapian.ValueCountMatchSpy(X.DUP)
+        enquire.add_matchspy(spy)
+        enquire.get_mset(0, 0, self.db.get_doccount())
+        return {item.term: int(item.termfreq) for item in spy.values()}
 
     def _groups(self, listed: xapian.Query, n_listed: int) -> int:
         """How many groups of reprints the listed articles make (Xapian's estimate of a
@@ -412,9 +429,16 @@ class XapianBackend:
         return out
 
 
+def _bound(value: Any) -> bytes | None:
+    """A DateRange bound (Whoosh holds them as its long time values) as the DATE value."""
+    if value is None:
+        return None
+    when = long_to_datetime(value) if isinstance(value, int) else value
+    return xapian.sortable_serialise(X.date_key(when))
+
+
 def _date_range(q: Q.DateRange) -> xapian.Query:
-    low = xapian.sortable_serialise(X.date_key(q.start)) if q.start is not None else None
-    high = xapian.sortable_serialise(X.date_key(q.end)) if q.end is not None else None
+    low, high = _bound(q.start), _bound(q.end)
     if low is not None and high is not None:
         return xapian.Query(xapian.Query.OP_VALUE_RANGE, X.DATE, low, high)
     if low is not None:

@@ -132,6 +132,9 @@ def _search_error(exc: engine.SearchError) -> Any:
         return error_response(503, OUTDATED_INDEX)
     if isinstance(exc, engine.IndexNotFoundError):
         return error_response(503, MISSING_INDEX)
+    if isinstance(exc, engine.IndexUnavailableError):
+        log.error("%s", exc)
+        return error_response(503, "the index's servers do not answer; please try again shortly")
     if isinstance(exc, engine.IndexDamagedError):
         log.error("%s", exc)
         return error_response(503, str(exc))

@@ -100,7 +100,7 @@ def api_search() -> Response:
     return jsonify(
         ok=True, query=res.query, total=res.total, page=res.page, per_page=res.per_page, pages=res.pages,
         sort=res.sort, hits=data["hits"], facets=data["facets"], suggestion=res.suggestion,
-        query_info=data["query_info"], took_ms=round(took_ms, 2),
+        query_info=data["query_info"], took_ms=round(took_ms, 2), unavailable_shards=res.unavailable_shards,
     )
 
 
