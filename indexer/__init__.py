@@ -10,7 +10,8 @@ _HOME = {
     "BuildReport": "_build", "IndexStats": "_build", "build_index": "_build", "delete_articles": "_build",
     "index_stats": "_build", "update_index": "_build",
     "Skipped": "_sources", "parse_article": "_sources", "read_sources": "_sources",
-    "check_meta": "_store", "current_generation": "_store", "open_generation": "_store",
+    "CURRENT": "_store", "check_meta": "_store", "current_generation": "_store", "open_generation": "_store",
+    "NO_DATE": "schema",
     "ANALYZER_VERSION": "analysis", "ChineseAnalyzer": "analysis", "ChineseCharAnalyzer": "analysis",
     "Article": "article",
     "ArticleParseError": "errors", "IndexDamagedError": "errors", "IndexerError": "errors", "IndexLockedError": "errors",
@@ -20,7 +21,7 @@ _HOME = {
 if TYPE_CHECKING:
     from indexer._build import BuildReport, IndexStats, build_index, delete_articles, index_stats, update_index
     from indexer._sources import Skipped, parse_article, read_sources
-    from indexer._store import check_meta, current_generation, open_generation
+    from indexer._store import CURRENT, check_meta, current_generation, open_generation
     from indexer.analysis import ANALYZER_VERSION, ChineseAnalyzer, ChineseCharAnalyzer
     from indexer.article import Article
     from indexer.errors import (
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         IndexVersionError,
         IndexWriteError,
     )
+    from indexer.schema import NO_DATE
 
 
 def __getattr__(name: str) -> Any:
@@ -48,6 +50,7 @@ __all__ = [
     "Article",
     "ArticleParseError",
     "BuildReport",
+    "CURRENT",
     "ChineseAnalyzer",
     "ChineseCharAnalyzer",
     "IndexDamagedError",
@@ -57,6 +60,7 @@ __all__ = [
     "IndexVersionError",
     "IndexWriteError",
     "IndexerError",
+    "NO_DATE",
     "Skipped",
     "build_index",
     "check_meta",

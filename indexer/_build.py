@@ -32,7 +32,6 @@ _SENTENCE = re.compile(r"[。！？!?；;\n]")
 _NON_WORD = re.compile(r"[\W_]+")
 WRITER_MEMORY_MB = 256
 GC_THRESHOLD = 100_000  # allocations between young-generation collections (Python's default: 700)
-MISSING_DATE = 2**64 - 1  # what Whoosh's DATETIME column holds for an undated article
 
 
 @dataclass
@@ -295,8 +294,8 @@ def index_stats(index_dir: str | os.PathLike[str] | None = None) -> IndexStats:
         for docnum in reader.all_doc_ids():
             name = (source_col[docnum] if source_col is not None else None) or "(none)"
             sources[name] = sources.get(name, 0) + 1
-            value = date_col[docnum] if date_col is not None else MISSING_DATE
-            if value != MISSING_DATE:
+            value = date_col[docnum] if date_col is not None else F.NO_DATE
+            if value != F.NO_DATE:
                 dates.append(value)
             else:
                 undated += 1
