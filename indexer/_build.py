@@ -23,12 +23,12 @@ from indexer._normalize import normalize
 from indexer._sources import Item, Note, Skipped, read_sources
 from indexer._vocab import write_vocab
 from indexer.matchtext import match_text
+from indexer.textrules import SENTENCE_END
 from indexer.article import Article
 from indexer.errors import IndexWriteError
 from indexer import schema as F
 
 Progress = Callable[[int], None]
-_SENTENCE = re.compile(r"[。！？!?；;\n]")
 _NON_WORD = re.compile(r"[\W_]+")
 WRITER_MEMORY_MB = 256
 GC_THRESHOLD = 100_000  # allocations between young-generation collections (Python's default: 700)
@@ -60,7 +60,7 @@ def reprint_key(article: Article) -> str:
     Reprints change lead-ins, credits and punctuation, but keep the story's
     sentences; two different stories almost never share their longest one.
     """
-    sentences = [_NON_WORD.sub("", s) for s in _SENTENCE.split(normalize(article.body))]
+    sentences = [_NON_WORD.sub("", s) for s in SENTENCE_END.split(normalize(article.body))]
     longest = max(sentences, key=lambda s: (len(s), s), default="")
     basis = longest if len(longest) >= 20 else _NON_WORD.sub("", normalize(article.title + article.body))
     return hashlib.blake2b(basis.encode("utf-8"), digest_size=8).hexdigest()
