@@ -211,14 +211,23 @@ class _NormalisingAnalyzer(Analyzer):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         norm, origin = normalize_with_offsets(value)
         length = len(value)
+        if not tokenize:
+            # The whole value as one token, normalised as every term is (Whoosh's own
+            # analyzers also run their filters over an untokenized value).
+            token.text, token.boost, token.stopped, token.pos = norm, 1.0, False, start_pos
+            token.startchar, token.endchar = start_char, start_char + length
+            if keeporiginal:
+                token.original = value
+            yield token
+            return
         for text, pos, start, end in self._tokens(norm, mode=mode, removestops=removestops, start_pos=start_pos):
             token.text = text
             token.boost = 1.0
             token.stopped = False
-            if keeporiginal:
-                token.original = text
             token.pos = pos
             s, e = original_span(origin, start, end, length)
+            if keeporiginal:
+                token.original = value[s:e]
             token.startchar = start_char + s
             token.endchar = start_char + e
             yield token
