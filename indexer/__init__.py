@@ -11,6 +11,7 @@ _HOME = {
     "index_stats": "_build", "update_index": "_build",
     "Skipped": "_sources", "parse_article": "_sources", "read_sources": "_sources",
     "CURRENT": "_store", "check_meta": "_store", "current_generation": "_store", "open_generation": "_store",
+    "NO_DATE": "schema",
     "ANALYZER_VERSION": "analysis", "ChineseAnalyzer": "analysis", "ChineseCharAnalyzer": "analysis",
     "Article": "article",
     "ArticleParseError": "errors", "IndexDamagedError": "errors", "IndexerError": "errors", "IndexLockedError": "errors",
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         IndexVersionError,
         IndexWriteError,
     )
+    from indexer.schema import NO_DATE
 
 
 def __getattr__(name: str) -> Any:
@@ -49,6 +51,7 @@ __all__ = [
     "Article",
     "ArticleParseError",
     "BuildReport",
+    "CURRENT",
     "ChineseAnalyzer",
     "ChineseCharAnalyzer",
     "IndexDamagedError",
@@ -58,6 +61,7 @@ __all__ = [
     "IndexVersionError",
     "IndexWriteError",
     "IndexerError",
+    "NO_DATE",
     "Skipped",
     "build_index",
     "check_meta",

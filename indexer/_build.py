@@ -23,16 +23,15 @@ from indexer.normalize import normalize
 from indexer._sources import Item, Note, Skipped, read_sources
 from indexer.vocab import write_vocab
 from indexer.matchtext import match_text
+from indexer.textrules import SENTENCE_END
 from indexer.article import Article
 from indexer.errors import IndexWriteError
 from indexer import schema as F
 
 Progress = Callable[[int], None]
-_SENTENCE = re.compile(r"[。！？!?；;\n]")
 _NON_WORD = re.compile(r"[\W_]+")
 WRITER_MEMORY_MB = 256
 GC_THRESHOLD = 100_000  # allocations between young-generation collections (Python's default: 700)
-MISSING_DATE = 2**64 - 1  # what Whoosh's DATETIME column holds for an undated article
 
 
 @dataclass
@@ -61,7 +60,7 @@ def reprint_key(article: Article) -> str:
     Reprints change lead-ins, credits and punctuation, but keep the story's
     sentences; two different stories almost never share their longest one.
     """
-    sentences = [_NON_WORD.sub("", s) for s in _SENTENCE.split(normalize(article.body))]
+    sentences = [_NON_WORD.sub("", s) for s in SENTENCE_END.split(normalize(article.body))]
     longest = max(sentences, key=lambda s: (len(s), s), default="")
     basis = longest if len(longest) >= 20 else _NON_WORD.sub("", normalize(article.title + article.body))
     return hashlib.blake2b(basis.encode("utf-8"), digest_size=8).hexdigest()
@@ -319,8 +318,8 @@ def index_stats(index_dir: str | os.PathLike[str] | None = None) -> IndexStats:
         for docnum in reader.all_doc_ids():
             name = (source_col[docnum] if source_col is not None else None) or "(none)"
             sources[name] = sources.get(name, 0) + 1
-            value = date_col[docnum] if date_col is not None else MISSING_DATE
-            if value != MISSING_DATE:
+            value = date_col[docnum] if date_col is not None else F.NO_DATE
+            if value != F.NO_DATE:
                 dates.append(value)
             else:
                 undated += 1

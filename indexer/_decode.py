@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
 
+from indexer.textrules import BASIC_HAN
+
 # Chinese legacy encodings map onto their supersets: GB2312 and GBK text is
 # GB18030, and Big5 pages routinely use HKSCS extensions.
 _SUPERSET = {
@@ -19,6 +21,7 @@ _SUPERSET = {
     "cp950": "big5hkscs",
 }
 _CANDIDATES = ("gb18030", "big5hkscs")
+_BASIC_HAN = re.compile(f"[{BASIC_HAN}]")
 _DECLARED = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
 _XML_DECL = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_\-]+)""", re.I)
 
@@ -162,7 +165,7 @@ def decode_text(data: bytes) -> Decoded:
     best = from_bytes(data).best()
     if best is not None and best.encoding:
         text = str(best)
-        if not any("\u4e00" <= ch <= "\u9fff" for ch in text[:20000]) or _common_han_share(text) >= _MIN_COMMON_SHARE:
+        if not _BASIC_HAN.search(text[:20000]) or _common_han_share(text) >= _MIN_COMMON_SHARE:
             return Decoded(text, _canonical(best.encoding) or best.encoding)
     raise UndecodableError("not UTF-8, GB18030 or Big5 text (no encoding yields readable Chinese)")
 
@@ -202,7 +205,7 @@ def _common_han_share(text: str) -> float:
     and Big5 is whether the result reads as ordinary Chinese.
     """
     sample = text[:20000]
-    han = [ch for ch in sample if "\u4e00" <= ch <= "\u9fff"]
+    han = _BASIC_HAN.findall(sample)
     if not han:
         return 0.0
     common = sum(1 for ch in han if ch in _COMMON)

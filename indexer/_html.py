@@ -21,6 +21,7 @@ from htmldate import find_date
 from lxml import etree
 
 from indexer.errors import ArticleParseError
+from indexer.textrules import AUTHOR_LABELS, CREDIT_LABELS, SOURCE_LABELS, both_scripts, parse_date, starts_with_date
 
 MAX_HTML_CHARS = 5_000_000
 MAX_FALLBACK_ELEMENTS = 50_000
@@ -54,21 +55,15 @@ _LABEL_PREFIX = re.compile(
 )
 _STRONG_SEP = re.compile(r"\s*(?:_+|\|+|｜|-{2,}|\s[-–—]\s)\s*")
 _SITE_WORDS = re.compile(r"网|站|报|频道|新闻|官方|官网|在线|资讯|周刊|电视|论坛|中心|\.(?:com|cn|net|org)\b|^[\x00-\x7f]+$|^[A-Z]{2,}\b")
-_DATE = re.compile(
-    r"((?:19|20)\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
-    r"(?:\s*T?\s*(\d{1,2})\s*[:：时]\s*(\d{2})(?:\s*[:：分]\s*(\d{2}))?)?"
-)
 _DATE_META = (
     "article:published_time", "og:article:published_time", "og:release_date", "publishdate", "publish_date",
     "pubdate", "publishtime", "publish-time", "published_time", "datepublished", "dc.date.issued", "dc.date",
     "sailthru.date", "parsely-pub-date", "weibo:article:create_at", "date",
 )
-_CREDIT = re.compile(
-    r"^[（(【\[]?\s*(?:责任编辑|编辑|责编|主编|本文来源|文章来源|来源|稿件来源|校对|审校|审核|监制|制作|编审|作者)\s*[:：|｜]"
-)
+_CREDIT = re.compile(rf"^[（(【\[]?\s*(?:{both_scripts(CREDIT_LABELS)})\s*[:：|｜]")
 _BOILERPLATE = re.compile(r"^\W{0,3}(?:免责声明|版权所有|版权声明|copyright|©|未经.{0,12}(?:授权|许可)|转载请注明)", re.I)
-_SOURCE = re.compile(r"(?:本文|文章|稿件)?来源\s*[:：|｜]\s*([^\s\d|｜,，:：;；()（）]{2,20})")
-_AUTHOR = re.compile(r"(?:作者|记者|撰文|(?<!\w)文)\s*[:：／/|｜]\s*([^\s\d|｜,，:：;；()（）]{2,12})")
+_SOURCE = re.compile(rf"(?:{both_scripts(SOURCE_LABELS)})\s*[:：|｜]\s*([^\s\d|｜,，:：;；()（）]{{2,20}})")
+_AUTHOR = re.compile(rf"(?:{both_scripts(AUTHOR_LABELS)}|(?<!\w)文)\s*[:：／/|｜]\s*([^\s\d|｜,，:：;；()（）]{{2,12}})")
 _PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
 
 Element = lxml.html.HtmlElement
@@ -256,7 +251,7 @@ def _clean_lines(lines: list[str], title: str) -> tuple[list[str], list[str]]:
             credits.append(line)
         elif not (len(line) <= 300 and _BOILERPLATE.search(line)) and _WORD.search(line):
             kept.append(line)
-    while kept and (_echoes(kept[0], title, 4) or (len(kept[0]) <= 60 and _DATE.match(kept[0]))):
+    while kept and (_echoes(kept[0], title, 4) or (len(kept[0]) <= 60 and starts_with_date(kept[0]))):
         kept.pop(0)
     return kept, credits
 
@@ -310,23 +305,13 @@ def _text_after(el: Element) -> str:
     return _norm(" ".join(el.xpath("following::text()[position() <= 200]")))[:3000]
 
 
-def _parse_date(text: str) -> datetime | None:
-    for match in _DATE.finditer(text):
-        year, month, day, hour, minute, second = (int(g) if g else 0 for g in match.groups())
-        try:
-            return datetime(year, month, day, hour, minute, second)
-        except ValueError:
-            continue
-    return None
-
-
 def _published(doc: Element, after: str) -> datetime | None:
     """From meta tags, ``<time>``, the dateline after the headline, else htmldate (trafilatura's date finder)."""
     for value in (_meta(doc, *_DATE_META), *(t.get("datetime") for t in doc.iter("time")), after[:1000]):
-        found = _parse_date(value or "")
+        found = parse_date(value)
         if found is not None:
             return found
-    return _parse_date(find_date(doc, extensive_search=False, outputformat="%Y-%m-%d %H:%M:%S") or "")
+    return parse_date(find_date(doc, extensive_search=False, outputformat="%Y-%m-%d %H:%M:%S"))
 
 
 def _author(doc: Element, after: str, credits: list[str]) -> str | None:

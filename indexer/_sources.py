@@ -36,8 +36,9 @@ from indexer._decode import (
     valid_utf8,
 )
 from indexer._text import clean_lines, parse_page_text
-from indexer.article import MAX_ID_CHARS, Article, cap_fields, derive_title, parse_date
+from indexer.article import MAX_ID_CHARS, Article, cap_fields, derive_title
 from indexer.errors import ArticleParseError
+from indexer.textrules import parse_date
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_RECORD_BYTES = MAX_FILE_BYTES  # one JSON line; a longer one is skipped, as a larger file is

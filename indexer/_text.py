@@ -9,45 +9,31 @@ lines, a closing source line and site boilerplate.
 from __future__ import annotations
 
 import re
-
-import opencc
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from indexer.normalize import normalize
-from indexer.article import parse_date
+from indexer.textrules import CREDIT_LABELS, SOURCE_LABELS, both_scripts, parse_date
 
 _SPACE = re.compile(r"[\s\u3000\u00a0\ufeff]+")
 _BREADCRUMB = re.compile(r"(当前位置|您的位置|你的位置|所在位置|位置)\s*[:：]?|>>|»|＞＞|\s>\s")
 _MENU_SEP = re.compile(r"\s*[|｜]\s*")
 
 
-def _both_scripts(words: str) -> str:
-    """``a|b|c`` plus the Traditional spellings of each, for Traditional pages."""
-    convert = opencc.OpenCC("s2t").convert
-    out = dict.fromkeys(words.split("|"))
-    out.update(dict.fromkeys(convert(w) for w in words.split("|")))
-    out.update(dict.fromkeys(w.replace("發佈", "發布") for w in list(out)))
-    return "|".join(sorted(out, key=len, reverse=True))
-
-
-_LABELS = _both_scripts(
+_LABELS = both_scripts(
     "发布时间|发表时间|更新时间|时间|日期|来源|稿源|编辑|责编|责任编辑|作者|记者|通讯员|"
     "审核|校对|统筹|策划|撰文|摄影|摄像|制作|监制|出品"
 )
 _META = re.compile(rf"({_LABELS})\s*[:：]\s*")
 _META_LINE = re.compile(rf"^(?:\d{{4}}[-/.年]\d{{1,2}}[-/.月]\d{{1,2}}|(?:{_LABELS})\s*[:：])")
-_CREDIT_LABELS = _both_scripts(
-    "统筹|策划|撰文|文字|文|编辑|责编|责任编辑|校对|审核|审校|摄影|摄像|图|图片|视频|制作|设计|"
-    "监制|出品|记者|通讯员|作者|来源|本文来源|图片来源|编审|主编|值班编辑"
-)
+_CREDIT_LABELS = both_scripts(CREDIT_LABELS)
 _CREDIT = re.compile(rf"^[（(]?\s*({_CREDIT_LABELS})\s*[:：\s]\s*\S.{{0,40}}$")
 _REPORTER = re.compile(
-    rf"[（(]\s*(?:[^()（）]{{0,15}}?)(?:{_both_scripts('记者|通讯员|作者')}|文/|文／)\s*([^()（）]{{1,30}}?)\s*[）)]\s*$"
+    rf"[（(]\s*(?:[^()（）]{{0,15}}?)(?:{both_scripts('记者|通讯员|作者')}|文/|文／)\s*([^()（）]{{1,30}}?)\s*[）)]\s*$"
 )
 _ORIGINAL_TITLE = re.compile(r"^[（(]?\s*原标题\s*[:：]\s*(.+?)\s*[）)]?$")
 _TRAILER = re.compile(
-    rf"{_both_scripts('版权所有|版权声明|内容销售的声明|免责声明|违法和不良信息举报|联系我们|邮箱')}|copyright|©|ICP[备證证]",
+    rf"{both_scripts('版权所有|版权声明|内容销售的声明|免责声明|违法和不良信息举报|联系我们|邮箱')}|copyright|©|ICP[备證证]",
     re.I,
 )
 TITLE_LINE_MAX_CHARS = 80  # a longer first line is body text, not a title (the cap on titles: article.MAX_TITLE_CHARS)
@@ -158,7 +144,7 @@ def _strip_tail(lines: list[str]) -> tuple[list[str], dict[str, str]]:
         label = m.group(1)
         value = _CREDIT_VALUE.sub("", lines[-1]).strip(" ）)")
         label = normalize(label)
-        meta.setdefault("来源" if label in ("本文来源",) else label, value)
+        meta.setdefault("来源" if label in SOURCE_LABELS else label, value)
         lines = lines[:-1]
     return lines, meta
 

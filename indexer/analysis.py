@@ -31,16 +31,16 @@ from whoosh.system import pack_uint
 from indexer import settings
 from indexer.normalize import normalize_with_offsets, original_span
 from indexer.matchtext import FORMAT_VERSION as MATCH_FORMAT, char_grams, gram_spans
+from indexer.textrules import HAN, is_han
 
 # 2: character unigrams and bigrams of every run, without positions (times 100, plus the match text's format)
 ANALYZER_VERSION = 2 * 100 + MATCH_FORMAT
 
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # A Han run, or a word of letters/digits with inner joiners kept whole
 # ("covid-19", "3.6.3", "c#", "c++", "12.5%").
-_ALNUM = rf"[^\W_{_HAN}]"
+_ALNUM = rf"[^\W_{HAN}]"
 _SEGMENT = re.compile(
-    rf"(?P<han>[{_HAN}]+)|(?P<word>{_ALNUM}+(?:[.\-'&_+]{_ALNUM}+)*[+#%]*)"
+    rf"(?P<han>[{HAN}]+)|(?P<word>{_ALNUM}+(?:[.\-'&_+]{_ALNUM}+)*[+#%]*)"
 )
 _PIECES = re.compile(rf"{_ALNUM}+")
 _lock = threading.Lock()
@@ -50,10 +50,6 @@ _lock = threading.Lock()
 def stopwords() -> frozenset[str]:
     text = resources.files("indexer").joinpath("resources/stopwords.txt").read_text("utf-8")
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
-
-
-def _is_han(text: str) -> bool:
-    return bool(text) and all("\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in text)
 
 
 _jieba: object = None
@@ -215,14 +211,23 @@ class _NormalisingAnalyzer(Analyzer):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         norm, origin = normalize_with_offsets(value)
         length = len(value)
+        if not tokenize:
+            # The whole value as one token, normalised as every term is (Whoosh's own
+            # analyzers also run their filters over an untokenized value).
+            token.text, token.boost, token.stopped, token.pos = norm, 1.0, False, start_pos
+            token.startchar, token.endchar = start_char, start_char + length
+            if keeporiginal:
+                token.original = value
+            yield token
+            return
         for text, pos, start, end in self._tokens(norm, mode=mode, removestops=removestops, start_pos=start_pos):
             token.text = text
             token.boost = 1.0
             token.stopped = False
-            if keeporiginal:
-                token.original = text
             token.pos = pos
             s, e = original_span(origin, start, end, length)
+            if keeporiginal:
+                token.original = value[s:e]
             token.startchar = start_char + s
             token.endchar = start_char + e
             yield token
@@ -291,7 +296,7 @@ class ChineseAnalyzer(_NormalisingAnalyzer):
 
     @staticmethod
     def _parts(word: str) -> Iterator[tuple[str, int]]:
-        if _is_han(word):
+        if is_han(word):
             yield from subwords(word)
         elif len(pieces := list(_PIECES.finditer(word))) > 1:
             for piece in pieces:

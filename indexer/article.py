@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
-_DATE = re.compile(
-    r"(?P<y>(?:19|20)\d{2})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
-    r"(?:[\sT]*(?P<H>\d{1,2})[:：时](?P<M>\d{2})(?:[:：分](?P<S>\d{2}))?)?"
-)
+from indexer.textrules import SENTENCE_END
+
 DERIVED_TITLE_CHARS = 30
 
 # Field caps, in characters, applied to every article at ingest. Titles and
@@ -81,21 +77,8 @@ def cap_fields(article: Article) -> Article:
 
 def derive_title(body: str) -> str:
     """A title for an article that has none: its first sentence, cut short."""
-    first = _SENTENCE_END.split(body.strip(), maxsplit=1)[0].strip()
+    first = SENTENCE_END.split(body.strip(), maxsplit=1)[0].strip()
     if len(first) > DERIVED_TITLE_CHARS:
         first = first[:DERIVED_TITLE_CHARS] + "…"
     return first
 
-
-def parse_date(text: str | None) -> datetime | None:
-    """The first plausible date (and time) in ``text``; None if absent or impossible."""
-    if not text:
-        return None
-    match = _DATE.search(text)
-    if not match:
-        return None
-    parts = [int(match.group(k) or 0) for k in ("y", "m", "d", "H", "M", "S")]
-    try:
-        return datetime(*parts)
-    except ValueError:
-        return None

@@ -22,6 +22,9 @@ BODY = "body"
 BODY_CHARS = "body_chars"
 HEADLINE = "headline"
 PUBLISHED = "published"
+# The raw value of the ``PUBLISHED`` column for an undated article (Whoosh's
+# DATETIME default: the largest unsigned 64-bit number).
+NO_DATE = 2**64 - 1
 YEAR = "year"
 SOURCE = "source"
 CATEGORY = "category"

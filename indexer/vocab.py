@@ -14,6 +14,7 @@ from pathlib import Path
 from whoosh.index import Index
 
 from indexer.schema import BODY, TITLE
+from indexer.textrules import HAN
 
 VOCAB_FILE = "vocab.tsv"
 # Each Han character of the vocabulary with its full pinyin (its commonest reading): the
@@ -23,7 +24,7 @@ CHARS_FILE = "vocab-chars.tsv"
 MAX_TERMS = 150_000
 TITLE_WEIGHT = 20
 SMALL_INDEX_DOCS = 5000
-_HAN_WORD = re.compile(r"^[\u4e00-\u9fff]{2,12}$")
+_HAN_WORD = re.compile(rf"^[{HAN}]{{2,12}}$")
 
 
 def pinyin_keys(term: str) -> tuple[str, str]:

@@ -23,7 +23,7 @@ from search._postings import Leaves
 from search._shared import Shared
 
 _LENGTH_OF_BYTE = np.array([1.0] + [float(byte_to_length(b)) for b in range(1, 256)])
-NO_DATE = np.uint64(2**64 - 1)
+NO_DATE = np.uint64(F.NO_DATE)  # an undated article's raw PUBLISHED value
 
 
 class Columns:

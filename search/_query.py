@@ -24,6 +24,7 @@ from whoosh import query as Q
 from indexer import schema as F
 from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer, subwords
 from indexer.matchtext import RUN, normal_form
+from indexer.textrules import is_han
 from search._exact import Requirement, needle
 from search._variants import variants
 
@@ -176,7 +177,7 @@ def parse(text: str) -> ParsedQuery:
 
 
 def _bigrams(text: str) -> list[str]:
-    return [g for g in char_tokens(text) if len(g) == 2 and _is_han(g)]
+    return [g for g in char_tokens(text) if len(g) == 2 and is_han(g)]
 
 
 def ranking_clauses(parsed: ParsedQuery) -> list[Q.Query]:
@@ -196,7 +197,7 @@ def ranking_clauses(parsed: ParsedQuery) -> list[Q.Query]:
     for word in list(dict.fromkeys(words))[:MAX_RANKED_WORDS]:
         clauses.append(Q.Term(F.BODY, word))
         clauses.append(Q.Term(F.TITLE, word, boost=TITLE_BOOST))
-        if not _is_han(word):
+        if not is_han(word):
             # Letters and digits (2008, 5g) also weigh as a CJK bigram engine's whole-word terms do.
             clauses.append(Q.Term(F.BODY, word, boost=CHAR_WEIGHT))
             clauses.append(Q.Term(F.TITLE, word, boost=CHAR_WEIGHT * TITLE_BOOST))
@@ -209,7 +210,7 @@ def ranking_clauses(parsed: ParsedQuery) -> list[Q.Query]:
         grams.extend(_bigrams(text))
     if not grams:
         grams = [g for text in [*parsed.chunks, *parsed.phrases] for g in char_tokens(text)
-                 if len(g) == 1 and (_is_han(g) or len(normal_form(text)) == 1)]
+                 if len(g) == 1 and (is_han(g) or len(normal_form(text)) == 1)]
     for gram in list(dict.fromkeys(grams))[: MAX_RANKED_WORDS * 2]:
         clauses.append(Q.Term(F.BODY_CHARS, gram, boost=CHAR_WEIGHT))
         clauses.append(Q.Term(F.TITLE_CHARS, gram, boost=CHAR_WEIGHT * TITLE_BOOST))
@@ -225,10 +226,6 @@ def any_term_query(ranking: Q.Query, *, fields: tuple[str, ...] | None = None) -
     if fields is not None:
         terms = [q for q in terms if q.fieldname in fields]
     return Q.Or(terms) if terms else Q.NullQuery
-
-
-def _is_han(text: str) -> bool:
-    return all("\u3400" <= c <= "\u9fff" for c in text)
 
 
 def _requirement(texts: list[str], *, title_only: bool = False, regional: bool = False) -> Requirement | None:
@@ -289,7 +286,7 @@ def fallback_queries(parsed: ParsedQuery, ranking: Q.Query) -> list[Q.Query]:
     dictionary word inside one), any Han bigram, any Han character."""
     # A character alone only where the query has it alone (one shared character of two words is noise).
     singles = [w for text in parsed.chunks + parsed.phrases for w in [normal_form(text), *query_words(text)]]
-    unigrams = [w for w in singles if len(w) == 1 and _is_han(w)]
+    unigrams = [w for w in singles if len(w) == 1 and is_han(w)]
     return [
         any_term_query(ranking, fields=F.WORD_FIELDS),
         any_term_query(ranking),

@@ -12,10 +12,10 @@ from __future__ import annotations
 from markupsafe import escape
 
 from indexer.normalize import normalize, normalize_with_offsets, original_span
+from indexer.textrules import SENTENCE_END_CHARS
 
 SNIPPET_CHARS = 120
 MAX_MATCHES_PER_TERM = 200
-_SENTENCE_END = "。！？；!?;\n"
 _SNAP = 24
 
 
@@ -103,12 +103,12 @@ def snippet(text: str, terms: list[str], *, width: int = SNIPPET_CHARS) -> str:
     else:
         anchor = _best_window(spans, width)
         start = max(0, anchor - width // 4)
-        back = max((text.rfind(c, max(0, start - _SNAP), anchor) for c in _SENTENCE_END), default=-1)
+        back = max((text.rfind(c, max(0, start - _SNAP), anchor) for c in SENTENCE_END_CHARS), default=-1)
         if back != -1 and back < anchor:
             start = back + 1
     end = min(len(text), start + width)
     if end < len(text):
-        forward = [i for c in _SENTENCE_END if (i := text.find(c, end - _SNAP, end + _SNAP // 2)) != -1]
+        forward = [i for c in SENTENCE_END_CHARS if (i := text.find(c, end - _SNAP, end + _SNAP // 2)) != -1]
         if forward:
             end = min(forward) + 1
     while start < end and text[start] in " \n\u3000":

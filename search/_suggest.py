@@ -12,9 +12,10 @@ from pathlib import Path
 from indexer.normalize import normalize
 from indexer.analysis import is_known_word
 from indexer.vocab import VOCAB_FILE, pinyin_keys, read_char_pinyin, read_vocab
+from indexer.textrules import HAN
 
 _PINYIN = re.compile(r"^[a-z']+$")
-_HAN_CHUNK = re.compile(r"[\u4e00-\u9fff]{2,}")
+_HAN_CHUNK = re.compile(rf"[{HAN}]{{2,}}")
 # A homophone is suggested only when it is this many times more frequent in
 # the index than what was typed.
 HOMOPHONE_RATIO = 5

@@ -145,3 +145,27 @@ def test_a_very_long_run_is_segmented_in_pieces_with_true_offsets() -> None:
     assert all(text[s:e] == w for w, s, e in words)
     assert [s for _w, s, _e in words][1:] == [e for _w, _s, e in words][:-1]
     assert {MAX_SEGMENT_RUN, 2 * MAX_SEGMENT_RUN, 3 * MAX_SEGMENT_RUN} <= {s for _w, s, _e in words}
+
+
+@pytest.mark.parametrize("analyzer", [ChineseAnalyzer(), ChineseCharAnalyzer()], ids=["words", "chars"])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("齊齊哈爾 ＡＢＣ", "齐齐哈尔 abc"), ("广州的合作", "广州的合作"), ("", "")],
+)
+def test_untokenized_value_is_one_normalised_token(analyzer: Analyzer, text: str, expected: str) -> None:
+    got = [(t.text, t.pos, t.startchar, t.endchar, t.original)
+           for t in analyzer(text, tokenize=False, positions=True, chars=True, keeporiginal=True, start_pos=4, start_char=10)]
+    assert got == [(expected, 4, 10, 10 + len(text), text)]
+
+
+@pytest.mark.parametrize("analyzer", [ChineseAnalyzer(), ChineseCharAnalyzer()], ids=["words", "chars"])
+@pytest.mark.parametrize("text", ["齊齊哈爾的ＡＢＣ１２３", "Python 3.6.3版本", "臺灣經濟，增長12.5%"])
+def test_keeporiginal_keeps_the_text_as_written(analyzer: Analyzer, text: str) -> None:
+    found = [(t.text, t.original, text[t.startchar : t.endchar]) for t in analyzer(text, chars=True, keeporiginal=True, mode="index")]
+    assert found
+    assert all(original == span for _, original, span in found)
+    assert any(original != norm for norm, original, _ in found)  # the normalised text is not what was written
+
+
+def test_keeporiginal_of_a_traditional_word() -> None:
+    assert [(t.text, t.original) for t in ChineseAnalyzer()("臺灣", keeporiginal=True, mode="query")] == [("台湾", "臺灣")]

@@ -155,3 +155,24 @@ def test_vector_fields_are_written_merged_and_read_back(tmp_path: Path) -> None:
             docnum = searcher.document_number(id=ident)
             words = dict(searcher.vector_as("frequency", docnum, "text"))
             assert words == {w: text.split().count(w) for w in text.split()}
+
+
+def test_another_codec_gets_whoosh_flat_postings_stream(tmp_path: Path) -> None:
+    """With a codec whose field writer only takes Whoosh's flat stream (Whoosh's own W3Codec),
+    the pooled writer hands it ``iter_postings``: the postings are the same as Whoosh's writer's."""
+    from whoosh.codec.whoosh3 import W3Codec
+
+    docs = _documents(copies=2)
+    stock, flat = tmp_path / "stock", tmp_path / "flat"
+    for path in (stock, flat):
+        path.mkdir()
+        ix = whoosh_index.create_in(str(path), build_schema())
+        writer = ix.writer() if path == stock else _writer.PooledSegmentWriter(ix, codec=W3Codec(), limitmb=1)
+        assert path == stock or not hasattr(writer.fieldwriter, "add_groups")
+        for doc in docs:
+            writer.add_document(**doc)
+        writer.commit()
+    expected, _ = _postings(stock)
+    actual, _ = _postings(flat)
+    assert len(expected) > 1000
+    assert actual == expected
