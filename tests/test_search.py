@@ -191,7 +191,7 @@ def test_related_and_article(news_index: Path) -> None:
         get_article("../../etc/passwd", index_dir=news_index)
 
 
-def test_rebuilt_index_is_picked_up(tmp_path: Path) -> None:
+def test_rebuilt_index_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "a.jsonl"
     ix = tmp_path / "ix"
     src.write_text(json.dumps({"id": "old", "title": "旧文章", "text": "旧的正文。"}, ensure_ascii=False) + "\n", "utf-8")
@@ -201,7 +201,7 @@ def test_rebuilt_index_is_picked_up(tmp_path: Path) -> None:
     build_index([src], ix, procs=1)
     import search._index as cache
 
-    cache.RECHECK_SECONDS = 0.0
+    monkeypatch.setattr(cache, "RECHECK_SECONDS", 0.0)
     assert ids(search("正文", index_dir=ix)) == ["new"]
 
 
