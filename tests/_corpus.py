@@ -4,7 +4,7 @@ Every article is written by code from the word lists below (no third-party
 text), seeded, so the same seed gives the same articles on every machine. The
 corpus holds what the search tests need to exist somewhere:
 
-- titles, bodies of several paragraphs, dates over ``YEARS`` (a few undated),
+- titles, bodies of several paragraphs, urls, dates over ``YEARS`` (a few undated),
   several ``SOURCES`` and ``CATEGORIES`` (a few articles without one);
 - true reprints: the same title and text again under other ids and sources;
 - articles written in Traditional characters (``TRADITIONAL``);
@@ -92,6 +92,7 @@ def _article(rng: random.Random, i: int) -> dict[str, Any]:
         "title": city + "".join(rng.choice(words) for _ in range(rng.randint(2, 3))),
         "text": "\n".join(paragraphs),
         "source": rng.choice(SOURCES),
+        "url": f"https://news.example.org/articles/generated/{i:04d}/index.shtml",
     }
     if i % 50 != 3:
         record["date"] = _date(rng)
