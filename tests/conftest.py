@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from web._serve import create_server  # the server python -m web runs (raw UTF-8 request lines)
 
-from indexer import build_index, settings
+from indexer import Article, build_index, read_sources, settings
+from tests import _corpus
 from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +69,32 @@ def news_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("news-index")
     build_index([seeds, subset], target, procs=2)
     return target
+
+
+class OwnCorpus:
+    """An index of our own articles (generated plus the shipped sample) and their brute-force truth."""
+
+    def __init__(self, index: Path, records: list[dict[str, Any]], truth: _corpus.Truth) -> None:
+        self.index = index
+        self.records = records  # the generated articles, as written to JSONL
+        self.truth = truth  # every article of the index, generated and sample
+
+
+@pytest.fixture(scope="session")
+def own_corpus(tmp_path_factory: pytest.TempPathFactory) -> OwnCorpus:
+    """The generated corpus (tests/_corpus.py) plus data/articles, indexed in two segments (procs=2)."""
+    records = _corpus.generate()
+    src = _corpus.write_jsonl(tmp_path_factory.mktemp("own-src") / "generated.jsonl", records)
+    target = tmp_path_factory.mktemp("own-index")
+    report = build_index([src, SAMPLE_ARTICLES], target, procs=2)
+    sample = [a for a in read_sources([SAMPLE_ARTICLES]) if isinstance(a, Article)]
+    assert not report.skipped and report.indexed == len(records) + len(sample)
+    return OwnCorpus(target, records, _corpus.Truth(_corpus.from_records(records) + _corpus.from_articles(sample)))
+
+
+@pytest.fixture(scope="session")
+def own_index(own_corpus: OwnCorpus) -> Path:
+    return own_corpus.index
 
 
 def read_jsonl(path: Path) -> list[dict[str, object]]:

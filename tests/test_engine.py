@@ -1,13 +1,13 @@
 """search._engine and search._ranking answer exactly what Whoosh's own query evaluation answers.
 
 The engine replaces Whoosh's matchers for speed; these tests run the same
-query objects through both on a real index (the seeds plus 3,000 CCTV
-articles, two segments) and compare the matching documents and the scores.
+query objects through both on our own index (the generated corpus of
+tests/_corpus.py plus the sample, two segments) and compare the matching
+documents and the scores.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from pathlib import Path
@@ -18,20 +18,14 @@ from whoosh import query as Q
 from indexer import schema as F
 from search import _query
 from search._index import CACHE
-from tests.conftest import require_data
+from tests import _corpus
 
 _HAN_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
 def _queries(count: int) -> list[str]:
-    """Queries of 2-3 words from random CCTV titles, plus the operators the page supports."""
-    path = require_data("cctv-xwlb", "articles.jsonl")
-    titles = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            titles.append(json.loads(line)["title"])
-            if len(titles) >= 3000:
-                break
+    """Queries of 2-3 words from random titles of the generated corpus, plus the operators the page supports."""
+    titles = [record["title"] for record in _corpus.generate()]
     rng = random.Random(5)
     out = []
     while len(out) < count:
@@ -42,8 +36,8 @@ def _queries(count: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def local(news_index: Path):  # type: ignore[no-untyped-def]
-    backend = CACHE.backend(news_index)
+def local(own_index: Path):  # type: ignore[no-untyped-def]
+    backend = CACHE.backend(own_index)
     # The frequent terms' postings come from the dense files, the others from Whoosh's blocks.
     assert len(backend.engine.leaves) == 2
     assert sum(len(dense._index) for dense in backend.engine.dense()) > 500
@@ -132,7 +126,7 @@ def test_segments_without_dense_files_read_whoosh_blocks_and_damaged_ones_are_re
     assert expected
 
 
-def test_threads_share_one_bounded_state_per_generation(news_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_threads_share_one_bounded_state_per_generation(own_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Eight threads searching at once get the answers one thread gets, over one ``Shared``
     whose postings stay within its byte budget (a small one here, so that it evicts)."""
     import threading
@@ -142,7 +136,7 @@ def test_threads_share_one_bounded_state_per_generation(news_index: Path, monkey
 
     queries = _queries(40) + ['"中共中央"', "经济 发展", "习", "哈尔滨 冰雪"]
     CACHE.clear()
-    expected = {q: [(h.id, round(h.score, 9)) for h in search(q, index_dir=news_index, per_page=20).hits] for q in queries}
+    expected = {q: [(h.id, round(h.score, 9)) for h in search(q, index_dir=own_index, per_page=20).hits] for q in queries}
     CACHE.clear()
     monkeypatch.setenv("ZHSEARCH_CACHE_MB", "0.25")
     got: dict[str, list[tuple[str, float]]] = {}
@@ -152,9 +146,9 @@ def test_threads_share_one_bounded_state_per_generation(news_index: Path, monkey
     def run(offset: int) -> None:
         try:
             for q in queries[offset:] + queries[:offset]:
-                got[q] = [(h.id, round(h.score, 9)) for h in search(q, index_dir=news_index, per_page=20).hits]
+                got[q] = [(h.id, round(h.score, 9)) for h in search(q, index_dir=own_index, per_page=20).hits]
                 assert got[q] == expected[q], q
-            shared.add(id(CACHE.backend(news_index).columns.shared))
+            shared.add(id(CACHE.backend(own_index).columns.shared))
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 
@@ -166,7 +160,7 @@ def test_threads_share_one_bounded_state_per_generation(news_index: Path, monkey
     assert not errors, errors[0]
     assert got == expected
     assert len(shared) == 1  # one per generation, not one per thread
-    state = CACHE.backend(news_index).columns.shared
+    state = CACHE.backend(own_index).columns.shared
     assert state.budget == 256 * 1024
     # Within budget, give or take the one entry the cache always keeps.
     largest = max((p.nbytes for p in state._postings.values() if p is not None), default=0)

@@ -20,6 +20,7 @@ import search as engine
 from indexer import build_index
 from search._search import MAX_PAGE
 from tests import conftest
+from tests.conftest import OwnCorpus
 from tests.test_web import ARTICLES, write_jsonl
 from web import _serve, create_app
 
@@ -46,11 +47,13 @@ def api(client: FlaskClient, url: str, status: int = 200) -> Any:
 # ---- paging --------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_api_pages_never_exceed_the_last_page_it_serves(news_index: Path) -> None:
-    res = engine.search("的", index_dir=news_index, per_page=1)
+def test_api_pages_never_exceed_the_last_page_it_serves(own_corpus: OwnCorpus) -> None:
+    res = engine.search("的", index_dir=own_corpus.index, per_page=1)
+    assert res.query_info is not None
+    listed = len(own_corpus.truth.holding("的")) - res.query_info.folded
+    assert res.total == len(own_corpus.truth.holding("的")) and listed > MAX_PAGE
     assert res.pages == MAX_PAGE  # more articles than that hold 的: pages stops where page= does
-    client = create_app({"INDEX_DIR": news_index}).test_client()
+    client = create_app({"INDEX_DIR": own_corpus.index}).test_client()
     data = api(client, f"/api/search?q=的&per_page=1&page={res.pages}")
     assert data["pages"] == res.pages and len(data["hits"]) == 1
     assert api(client, f"/api/search?q=的&per_page=1&page={res.pages + 1}", 400)["ok"] is False

@@ -1,11 +1,14 @@
-"""search(), suggest(), related() on real indexes: the seeds plus CCTV news, and the sample articles."""
+"""search(), suggest(), related() on our own index (generated articles plus the sample, tests/_corpus.py),
+checked against a brute-force truth over those articles; the seeds' relevance on the real news index."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import FrozenInstanceError
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +17,7 @@ from search import (
     ArticleNotFoundError,
     Hit,
     IndexNotFoundError,
+    QueryInfo,
     QuerySyntaxError,
     SearchError,
     SearchResults,
@@ -22,18 +26,73 @@ from search import (
     search,
     suggest,
 )
+from tests._corpus import TRADITIONAL, Truth
+from tests.conftest import OwnCorpus
 
 SEED_000 = "000_601d9bb788b1b65f.txt"
 SEED_002 = "002_9c361715a5427a4e.txt"
+TIERS = ["exact", "regional", "partial"]
 
 
 def ids(res: SearchResults) -> list[str]:
     return [h.id for h in res.hits]
 
 
-def test_contract_types_are_frozen_and_json_ready(news_index: Path) -> None:
-    res = search("齐齐哈尔 装备制造", index_dir=news_index)
-    assert isinstance(res, SearchResults) and all(isinstance(h, Hit) for h in res.hits)
+def exact_ids(index: Path, query: str, **kwargs: Any) -> set[str]:
+    """Every article search() lists as an exact match, over all pages, with the reprints folded into each."""
+    found: set[str] = set()
+    page = 1
+    while True:
+        res = search(query, index_dir=index, per_page=100, page=page, correct=False, **kwargs)
+        for hit in res.hits:
+            if hit.match != "exact":
+                return found
+            found.add(hit.id)
+            if hit.duplicates:
+                group = search(query, index_dir=index, per_page=100, correct=False, reprints_of=hit.id, **kwargs)
+                assert len(group.hits) == hit.duplicates + 1, (query, hit.id)
+                found |= {g.id for g in group.hits}
+        if page >= res.pages:
+            return found
+        page += 1
+
+
+def expected(truth: Truth, info: QueryInfo) -> set[str]:
+    """Brute force over what the query was understood as: every word and phrase, one text of each OR
+    group, title terms in the title, none of the excluded; nothing when nothing positive is asked."""
+    if not (info.words or info.phrases or info.any_of or any(name == "title" for name, _ in info.fields)):
+        return set()
+    found = truth.holding_all(*info.words, *info.phrases)
+    for group in info.any_of:
+        found &= set().union(*(truth.holding(t) for t in group))
+    for name, value in info.fields:
+        if name == "title":
+            found &= truth.holding(value, title_only=True)
+        else:
+            found &= truth.with_source(value)
+    for text in info.excluded:
+        found -= truth.holding(text)
+    return found
+
+
+def check(corpus: OwnCorpus, query: str, **kwargs: Any) -> SearchResults:
+    """search() counts and lists exactly the articles the truth finds, exact matches first."""
+    res = search(query, index_dir=corpus.index, correct=False, **kwargs)
+    assert res.query_info is not None
+    truth = expected(corpus.truth, res.query_info)
+    for name, value in kwargs.items():
+        if name == "source":
+            truth &= corpus.truth.with_source(value)
+    assert res.total == res.query_info.strict_total == len(truth), query
+    assert exact_ids(corpus.index, query, **kwargs) == truth, query
+    matches = [h.match for h in res.hits]
+    assert matches == sorted(matches, key=TIERS.index), query
+    return res
+
+
+def test_contract_types_are_frozen_and_json_ready(own_index: Path) -> None:
+    res = search("齐齐哈尔 装备制造", index_dir=own_index)
+    assert isinstance(res, SearchResults) and res.hits and all(isinstance(h, Hit) for h in res.hits)
     with pytest.raises(FrozenInstanceError):
         res.total = 0  # type: ignore[misc]
     data = json.loads(json.dumps(res.to_dict(), ensure_ascii=False))
@@ -41,86 +100,122 @@ def test_contract_types_are_frozen_and_json_ready(news_index: Path) -> None:
     assert res.query_info is not None and res.query_info.words == ("齐齐哈尔", "装备制造")
 
 
-def test_all_words_rank_first(news_index: Path) -> None:
-    res = search("齐齐哈尔 装备制造", index_dir=news_index)
-    assert res.hits[0].id == SEED_000
-    first = res.hits[0]
-    assert "齐齐哈尔" in first.snippet or "齐齐哈尔" in first.title
+@pytest.mark.parametrize("query", ["齐齐哈尔 装备制造", "哈尔滨 冷链", "经济 合作 东莞", "大连", "机床 5G"])
+def test_every_article_with_all_words_is_counted_and_ranked_first(own_corpus: OwnCorpus, query: str) -> None:
+    res = check(own_corpus, query)
+    assert res.total > 0 and res.hits[0].match == "exact"
+    assert res.hits[0].id in own_corpus.truth.holding_all(*query.split())
 
 
-def test_phrase_finds_contiguous_text(news_index: Path) -> None:
-    res = search('"对口合作"', index_dir=news_index)
-    assert {SEED_000, SEED_002} <= set(ids(res))
+@pytest.mark.parametrize("word", ["风电", "光伏", "博物馆", "志愿者", "齐齐哈尔"])
+def test_totals_equal_the_raw_substring_count(own_corpus: OwnCorpus, word: str) -> None:
+    # Plain Simplified words: the truth needs no normal form. 齐齐哈尔 is also written 齊齊哈爾 in some articles.
+    raw = own_corpus.truth.raw_holding(word) | own_corpus.truth.raw_holding(TRADITIONAL.get(word, word))
+    assert raw and search(word, index_dir=own_corpus.index).total == len(raw)
+
+
+def test_phrase_finds_contiguous_text_only(own_corpus: OwnCorpus) -> None:
+    truth = own_corpus.truth
+    split = truth.holding_all("对口", "合作") - truth.holding("对口合作")
+    assert split and truth.holding("对口合作")  # the corpus holds the phrase both ways
+    res = check(own_corpus, '"对口合作"')
     assert res.query_info is not None and res.query_info.phrases == ("对口合作",)
+    assert not split & set(ids(res))
+    check(own_corpus, "对口 合作")  # as two words, the split ones count too
 
 
-def test_partial_word_matches_through_characters(news_index: Path) -> None:
-    # jieba makes 齐齐哈尔 one word; the character field still finds 哈尔 inside it.
-    assert SEED_000 in ids(search("哈尔", index_dir=news_index, per_page=50))
+@pytest.mark.parametrize("part", ["哈尔", "齐哈", "尔滨"])
+def test_partial_word_matches_through_characters(own_corpus: OwnCorpus, part: str) -> None:
+    # jieba makes 齐齐哈尔 and 哈尔滨 one word each; the character fields still find the text inside them.
+    assert own_corpus.truth.holding(part)
+    check(own_corpus, part)
 
 
-def test_traditional_and_full_width_input(news_index: Path) -> None:
-    assert ids(search("齊齊哈爾", index_dir=news_index))[0] == SEED_000
-    assert SEED_002 in ids(search("牡丹江　東莞", index_dir=news_index))
+def test_traditional_and_full_width_input(own_corpus: OwnCorpus) -> None:
+    truth = own_corpus.truth
+    written_traditional = truth.raw_holding("齊齊哈爾")
+    assert written_traditional and not truth.raw_holding("齐齐哈尔") & written_traditional
+    simplified = check(own_corpus, "齐齐哈尔")
+    traditional = check(own_corpus, "齊齊哈爾")
+    assert simplified.total == traditional.total
+    assert written_traditional <= exact_ids(own_corpus.index, "齐齐哈尔")
+    check(own_corpus, "牡丹江　東莞")  # an ideographic space, a Traditional word
+    assert search("５Ｇ", index_dir=own_corpus.index).total == check(own_corpus, "5G").total > 0
 
 
-def test_exclusion_or_and_fields(news_index: Path) -> None:
-    with_both = set(ids(search("对口合作", index_dir=news_index, per_page=50)))
-    assert {SEED_000, SEED_002} <= with_both
-    without = set(ids(search("对口合作 -牡丹江", index_dir=news_index, per_page=50)))
-    assert SEED_002 not in without and SEED_000 in without
-    either = set(ids(search("穗鹤 OR 莞牡", index_dir=news_index, per_page=50)))
-    assert {SEED_000, SEED_002} <= either
-    assert ids(search("title:牡丹江", index_dir=news_index))[0] == SEED_002
-    assert ids(search("source:南方网 合作", index_dir=news_index)) == [SEED_000]
+def test_traditional_word_list_is_the_simplified_one_in_normal_form() -> None:
+    from indexer.matchtext import normal_form
+
+    assert {s: normal_form(t) for s, t in TRADITIONAL.items()} == {s: s for s in TRADITIONAL}
 
 
-def test_filters_as_arguments(news_index: Path) -> None:
-    res = search("合作", index_dir=news_index, source="黑龙江日报")
-    assert ids(res) == [SEED_002]
-    res = search("合作", index_dir=news_index, date_from="2024-10-01", date_to="2024-10-31", per_page=50)
-    assert SEED_000 in ids(res) and all(h.published and h.published.strftime("%Y-%m") == "2024-10" for h in res.hits)
+@pytest.mark.parametrize(
+    "query", ["对口合作 -牡丹江", "冷链 -哈尔滨 -物流", "风电 OR 光伏", "大连 风电 OR 光伏", "title:牡丹江",
+              "title:东莞 经济", "source:北岭日报 合作", "来源:南江晚报 标题:厦门"],
+)
+def test_exclusion_or_and_fields(own_corpus: OwnCorpus, query: str) -> None:
+    res = check(own_corpus, query)
+    assert res.total > 0, query
 
 
-def test_no_dead_ends(news_index: Path) -> None:
-    res = search("齐齐哈尔 量子引力波", index_dir=news_index, per_page=50)
+def test_filters_as_arguments(own_corpus: OwnCorpus) -> None:
+    res = check(own_corpus, "合作", source="南江晚报")
+    assert {h.source for h in res.hits} == {"南江晚报"}
+    res = search("合作", index_dir=own_corpus.index, date_from="2021-10-01", date_to="2021-10-31", per_page=50)
+    dated = {i for i, a in own_corpus.truth.articles.items() if a.date and "2021-10-01" <= a.date <= "2021-10-31"}
+    assert res.total == len(own_corpus.truth.holding("合作") & dated) > 0
+    assert all(h.published and h.published.strftime("%Y-%m") == "2021-10" for h in res.hits)
+
+
+def test_no_dead_ends(own_corpus: OwnCorpus) -> None:
+    assert not own_corpus.truth.holding("量子引力波")
+    res = search("齐齐哈尔 量子引力波", index_dir=own_corpus.index, per_page=50)
     # No article holds both words: none is counted, and the partial matches are listed, marked as such.
-    assert res.total == 0 and SEED_000 in ids(res) and {h.match for h in res.hits} == {"partial"}
+    assert res.total == 0 and res.hits and {h.match for h in res.hits} == {"partial"}
+    assert set(ids(res)) & own_corpus.truth.holding("齐齐哈尔")
     assert res.query_info is not None and res.query_info.relaxed and res.query_info.strict_total == 0
     assert res.query_info.partial_total >= len(res.hits)
 
 
-def test_relevance_sort_by_date(news_index: Path) -> None:
-    res = search("经济", index_dir=news_index, sort="date", per_page=20)
+def test_relevance_sort_by_date(own_corpus: OwnCorpus) -> None:
+    res = search("经济", index_dir=own_corpus.index, sort="date", per_page=20)
     dates = [h.published for h in res.hits if h.published]
     assert len(dates) == 20 and dates == sorted(dates, reverse=True)
+    latest = max(a.date for i in own_corpus.truth.holding("经济") if (a := own_corpus.truth.articles[i]).date)
+    assert dates[0].date().isoformat() == latest
 
 
-def test_facets_count_the_whole_result_set(news_index: Path) -> None:
-    res = search("经济", index_dir=news_index)
-    assert res.total > res.per_page
-    years = res.facets["year"]
-    assert years and sum(f.count for f in years) >= res.total
-    year = years[0].value
-    narrowed = search("经济", index_dir=news_index, year=year)
+def test_facets_count_the_whole_result_set(own_corpus: OwnCorpus) -> None:
+    res = search("经济", index_dir=own_corpus.index)
+    holding = own_corpus.truth.holding("经济")
+    assert res.total == len(holding) > res.per_page
+    assert {f.value: f.count for f in res.facets["year"]} == own_corpus.truth.years(holding)
+    for facet in res.facets["source"]:
+        assert facet.count == len(holding & own_corpus.truth.with_source(facet.value)), facet
+    year = res.facets["year"][0].value
+    narrowed = search("经济", index_dir=own_corpus.index, year=year)
+    assert narrowed.total == own_corpus.truth.years(holding)[year]
     assert all(h.published and str(h.published.year) == year for h in narrowed.hits)
 
 
-def test_pagination_covers_distinct_hits(news_index: Path) -> None:
-    first = search("合作", index_dir=news_index, page=1)
-    second = search("合作", index_dir=news_index, page=2)
+def test_pagination_covers_distinct_hits(own_index: Path) -> None:
+    first = search("合作", index_dir=own_index, page=1)
+    second = search("合作", index_dir=own_index, page=2)
     assert first.pages >= 2 and second.page == 2
     assert not set(ids(first)) & set(ids(second))
 
 
-def test_snippet_is_short_marked_escaped_and_adds_no_spaces(news_index: Path) -> None:
-    res = search("齐齐哈尔 装备制造", index_dir=news_index)
-    hit = next(h for h in res.hits if h.id == SEED_000)
-    text = re.sub(r"</?mark>", "", hit.snippet).strip("…")
-    assert "<mark>装备制造</mark>" in hit.snippet or "<mark>装备</mark>" in hit.snippet
+def test_snippet_is_short_marked_escaped_and_adds_no_spaces(own_corpus: OwnCorpus) -> None:
+    res = search("齐齐哈尔 装备制造", index_dir=own_corpus.index, per_page=50)
+    hit = next(h for h in res.hits if h.id.startswith("gen-"))  # generated text has no spaces
+    plain = html.unescape(re.sub(r"</?mark>", "", hit.snippet))
+    text = plain.strip("…")
+    assert any("装备" in marked for marked in re.findall(r"<mark>(.*?)</mark>", hit.snippet))
     assert 40 <= len(text) <= 170
-    assert " " not in text  # the seed uses no spaces; none may be added
+    assert " " not in text
     assert "<mark><mark>" not in hit.snippet
+    body = own_corpus.truth.articles[hit.id].body
+    assert all(part in body.replace("\n", "") or part in body for part in text.split("…") if part)
 
 
 def test_highlights_merge_overlapping_matches(tmp_path: Path) -> None:
@@ -133,28 +228,67 @@ def test_highlights_merge_overlapping_matches(tmp_path: Path) -> None:
     assert hit.title_html == "<mark>齐齐哈尔</mark>&lt;b&gt;<mark>装备</mark>&lt;/b&gt;"
 
 
-@pytest.mark.parametrize(
-    "query",
-    ['"', "(", ":", "AND", "*", "", "   ", "OR", "-", '"unclosed phrase', "title:", "source:", "a" * 5000,
-     "齐" * 5000, "\x00\x01\x1b[31m", "((( AND OR NOT )))", "title:(x OR", "-齐齐哈尔", "\u202e\ufeff", "🙂🙂"],
-)
-def test_error_no_input_raises(news_index: Path, query: str) -> None:
-    res = search(query, index_dir=news_index)
-    assert res.total >= 0
+# What each odd input is understood as: (query, words, phrases, excluded, fields, any_of, ignored).
+ODD_INPUTS = [
+    ('"', (), (), (), (), (), ()),
+    ("(", (), (), (), (), (), ("(",)),
+    (":", (), (), (), (), (), (":",)),
+    ("AND", ("AND",), (), (), (), (), ()),
+    ("*", (), (), (), (), (), ("*",)),
+    ("", (), (), (), (), (), ()),
+    ("   ", (), (), (), (), (), ()),
+    ("OR", (), (), (), (), (), ()),
+    ("-", (), (), (), (), (), ("-",)),
+    ('"unclosed phrase', (), ("unclosed phrase",), (), (), (), ()),
+    ("title:", ("title:",), (), (), (), (), ()),
+    ("source:", ("source:",), (), (), (), (), ()),
+    ("a" * 5000, ("a" * 500,), (), (), (), (), ()),  # a query is cut to its first 500 characters
+    ("齐" * 5000, ("齐" * 500,), (), (), (), (), ()),
+    ("\x00\x01\x1b[31m", ("[31m",), (), (), (), (), ()),
+    ("((( AND OR NOT )))", (), (), (), (), (("AND", "NOT"),), ("(((", ")))")),
+    ("title:(x OR", (), (), (), (("title", "(x"),), (), ()),
+    ("-齐齐哈尔", (), (), ("齐齐哈尔",), (), (), ()),
+    ("\u202e\ufeff", (), (), (), (), (), ()),
+    ("🙂🙂", (), (), (), (), (), ("🙂🙂",)),
+    ("齐齐哈尔 OR", ("齐齐哈尔",), (), (), (), (), ()),
+    ("(齐齐哈尔) 冷链:", ("(齐齐哈尔)", "冷链:"), (), (), (), (), ()),
+]
 
 
-def test_blank_query_is_empty_not_an_error(news_index: Path) -> None:
-    res = search("  ", index_dir=news_index)
+@pytest.mark.parametrize(("query", "words", "phrases", "excluded", "fields", "any_of", "ignored"), ODD_INPUTS)
+def test_error_no_input_raises(own_corpus: OwnCorpus, query: str, words: tuple[str, ...], phrases: tuple[str, ...],
+                               excluded: tuple[str, ...], fields: tuple[tuple[str, str], ...],
+                               any_of: tuple[tuple[str, ...], ...], ignored: tuple[str, ...]) -> None:
+    """Stray syntax is text or ignored, never a QuerySyntaxError: it is read as the table says, and
+    counts exactly the articles that hold what it was read as."""
+    res = search(query, index_dir=own_corpus.index, correct=False)
+    info = res.query_info
+    assert info is not None
+    assert (info.words, info.phrases, info.excluded, info.fields, info.any_of, info.ignored) == (
+        words, phrases, excluded, fields, any_of, ignored)
+    assert res.total == info.strict_total == len(expected(own_corpus.truth, info))
+    assert all(h.match == "partial" for h in res.hits) if res.total == 0 else res.hits[0].match == "exact"
+
+
+def test_blank_query_is_empty_not_an_error(own_index: Path) -> None:
+    res = search("  ", index_dir=own_index)
     assert res.total == 0 and res.hits == ()
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"page": 0}, {"page": "x"}, {"page": "0" * 5000}, {"per_page": 1000}, {"sort": "random"}, {"date_from": "not a date"}],
+    ("kwargs", "message"),
+    [({"page": 0}, "page must be between 1 and 1000, not 0"),
+     ({"page": "x"}, "page must be a whole number, not 'x'"),
+     ({"page": "0" * 5000}, "page must be between 1 and 1000, not 0"),
+     ({"per_page": 1000}, "per_page must be between 1 and 100, not 1000"),
+     ({"sort": "random"}, "sort must be one of relevance, date, not 'random'"),
+     ({"date_from": "not a date"}, "date_from must be a date like 2024-10-18, not 'not a date'")],
 )
-def test_error_bad_parameters_raise_query_syntax_error(news_index: Path, kwargs: dict[str, object]) -> None:
-    with pytest.raises(QuerySyntaxError):
-        search("合作", index_dir=news_index, **kwargs)  # type: ignore[arg-type]
+def test_error_bad_parameters_raise_query_syntax_error(own_index: Path, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(QuerySyntaxError) as info:
+        search("合作", index_dir=own_index, **kwargs)  # type: ignore[arg-type]
+    assert str(info.value) == message
+    assert isinstance(info.value, SearchError) and isinstance(info.value, ValueError)
 
 
 def test_error_missing_index_is_not_no_results(tmp_path: Path) -> None:
@@ -163,16 +297,17 @@ def test_error_missing_index_is_not_no_results(tmp_path: Path) -> None:
     assert isinstance(info.value, SearchError)
 
 
-def test_suggestions_for_pinyin_and_homophones(news_index: Path) -> None:
-    assert search("qiqihaer", index_dir=news_index).suggestion == "齐齐哈尔"
-    res = search("齐齐哈耳", index_dir=news_index)
+def test_suggestions_for_pinyin_and_homophones(own_index: Path) -> None:
+    assert search("qiqihaer", index_dir=own_index).suggestion == "齐齐哈尔"
+    res = search("齐齐哈耳", index_dir=own_index)
     assert res.suggestion == "齐齐哈尔"
-    assert search("齐齐哈尔", index_dir=news_index).suggestion is None
+    assert search("齐齐哈尔", index_dir=own_index).suggestion is None
 
 
-@pytest.mark.parametrize("prefix", ["齐齐", "qiqi", "qqhe", "QiQiHa"])
-def test_autocomplete_from_chinese_or_pinyin(news_index: Path, prefix: str) -> None:
-    assert "齐齐哈尔" in suggest(prefix, limit=8, index_dir=news_index)
+@pytest.mark.parametrize(("prefix", "word"), [("齐齐", "齐齐哈尔"), ("qiqi", "齐齐哈尔"), ("qqhe", "齐齐哈尔"),
+                                              ("QiQiHa", "齐齐哈尔"), ("mudan", "牡丹江"), ("gf", "光伏")])
+def test_autocomplete_from_chinese_or_pinyin(own_index: Path, prefix: str, word: str) -> None:
+    assert word in suggest(prefix, limit=8, index_dir=own_index)
 
 
 def test_near_duplicate_reprints_collapse(sample_index: Path) -> None:
@@ -181,17 +316,39 @@ def test_near_duplicate_reprints_collapse(sample_index: Path) -> None:
     assert len(reprints) == 1 and reprints[0].duplicates == 1
 
 
-def test_related_and_article(news_index: Path) -> None:
-    hits = related(SEED_002, limit=5, index_dir=news_index)
-    assert hits and SEED_002 not in [h.id for h in hits]
-    article = get_article(SEED_002, highlight_query="东莞", index_dir=news_index)
-    assert article.title == "牡丹江市与东莞市对口合作走深走实"
+def test_true_reprints_collapse_into_one_hit(own_corpus: OwnCorpus) -> None:
+    originals = [r for r in own_corpus.records if any(o["id"].startswith(r["id"] + "-r") for o in own_corpus.records)]
+    assert len(originals) > 10
+    for record in originals[:5]:
+        group = {r["id"] for r in own_corpus.records if r["id"] == record["id"] or r["id"].startswith(record["id"] + "-r")}
+        res = search(record["title"], index_dir=own_corpus.index, per_page=100, correct=False)
+        listed = [h for h in res.hits if h.id in group]
+        assert len(listed) == 1 and listed[0].duplicates == len(group) - 1, record["id"]
+        assert res.total == len(own_corpus.truth.holding(record["title"]))
+
+
+def test_related_and_article(own_corpus: OwnCorpus) -> None:
+    record = next(r for r in own_corpus.records if "东莞" in r["title"] and "东莞" in r["text"]
+                  and any(o["id"] == r["id"] + "-r1" for o in own_corpus.records))
+    hits = related(record["id"], limit=5, index_dir=own_corpus.index)
+    assert hits and not {record["id"], record["id"] + "-r1"} & {h.id for h in hits}  # itself and its reprints left out
+    article = get_article(record["id"], highlight_query="东莞", index_dir=own_corpus.index)
+    assert article.title == record["title"]
     assert "<mark>东莞</mark>" in article.body_html and "<mark>东莞</mark>" in article.title_html
     with pytest.raises(ArticleNotFoundError):
-        get_article("../../etc/passwd", index_dir=news_index)
+        get_article("../../etc/passwd", index_dir=own_corpus.index)
 
 
-def test_rebuilt_index_is_picked_up(tmp_path: Path) -> None:
+def test_real_seeds_rank_first(news_index: Path) -> None:
+    """Relevance on real news: the seed about both places and the one from the named source come first."""
+    assert ids(search("齐齐哈尔 装备制造", index_dir=news_index))[0] == SEED_000
+    assert ids(search("齊齊哈爾", index_dir=news_index))[0] == SEED_000
+    assert ids(search("title:牡丹江", index_dir=news_index))[0] == SEED_002
+    assert ids(search("source:南方网 合作", index_dir=news_index)) == [SEED_000]
+    assert {SEED_000, SEED_002} <= set(ids(search('"对口合作"', index_dir=news_index)))
+
+
+def test_rebuilt_index_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "a.jsonl"
     ix = tmp_path / "ix"
     src.write_text(json.dumps({"id": "old", "title": "旧文章", "text": "旧的正文。"}, ensure_ascii=False) + "\n", "utf-8")
@@ -201,7 +358,7 @@ def test_rebuilt_index_is_picked_up(tmp_path: Path) -> None:
     build_index([src], ix, procs=1)
     import search._index as cache
 
-    cache.RECHECK_SECONDS = 0.0
+    monkeypatch.setattr(cache, "RECHECK_SECONDS", 0.0)
     assert ids(search("正文", index_dir=ix)) == ["new"]
 
 

@@ -1,7 +1,7 @@
 """The Flask layer: every route, the JSON envelope, escaping, headers, errors and the CLI.
 
 Most tests run on a tiny index built here from a JSONL file whose articles carry
-awkward ids and script payloads; a few run on the session's ``news_index``.
+awkward ids and script payloads; a few on the sample and on the session's ``own_corpus``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 import search as engine
 import web
 from indexer import build_index
+from tests.conftest import OwnCorpus
 from web import _cli, create_app
 
 CSP = (
@@ -508,18 +509,18 @@ def test_sample_articles_are_searchable(sample_index: Path) -> None:
     assert html_of(client, article_links(html_of(client, "/?q=广州"))[0])
 
 
-@pytest.mark.slow
-def test_news_index_paginates_and_facets(news_index: Path) -> None:
-    client = create_app({"INDEX_DIR": news_index}).test_client()
+def test_own_corpus_paginates_and_facets(own_corpus: OwnCorpus) -> None:
+    client = create_app({"INDEX_DIR": own_corpus.index}).test_client()
     data = api(client, "/api/search?q=经济 合作")
-    assert data["total"] > 20 and data["pages"] > 2
-    years = [f["value"] for f in data["facets"]["year"]]
-    assert years and all(re.fullmatch(r"\d{4}", y) for y in years)
+    holding = own_corpus.truth.holding_all("经济", "合作")
+    assert data["total"] == len(holding) > 20 and data["pages"] > 2
+    assert {f["value"]: f["count"] for f in data["facets"]["year"]} == own_corpus.truth.years(holding)
     page3 = api(client, "/api/search?q=经济 合作&page=3")
     assert page3["page"] == 3 and {h["id"] for h in page3["hits"]}.isdisjoint(h["id"] for h in data["hits"])
+    assert {h["id"] for h in page3["hits"]} <= holding
     html = html_of(client, "/?q=齐齐哈尔 对口合作")
     assert "<mark>齐齐哈尔</mark>" in html
-    assert api(client, "/api/suggest?q=xijin")["suggestions"]
+    assert "光伏" in api(client, "/api/suggest?q=guangf")["suggestions"]
 
 
 # ---- the command line ----------------------------------------------------------------------------
