@@ -278,7 +278,9 @@ def test_blank_query_is_empty_not_an_error(own_index: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"page": 0}, "page must be between 1 and 1000, not 0"),
-     ({"page": "x"}, "page must be a whole number, not 'x'"),
+     ({"page": "x"}, "page must be a whole number of at most 9 digits, not 'x'"),
+     ({"page": "\uff12"}, "page must be a whole number of at most 9 digits, not '\uff12'"),  # one rule with the page's: ASCII digits
+     ({"page": 2.5}, "page must be a whole number of at most 9 digits, not '2.5'"),
      ({"page": "0" * 5000}, "page must be between 1 and 1000, not 0"),
      ({"per_page": 1000}, "per_page must be between 1 and 100, not 1000"),
      ({"sort": "random"}, "sort must be one of relevance, date, not 'random'"),
