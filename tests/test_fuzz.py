@@ -108,9 +108,9 @@ def test_fuzz_search_options_raise_only_search_errors(fuzz_index: Path, q: str, 
        limit=st.integers(1, 50))
 @example(prefix="ha" * 100_000, limit=8)
 def test_fuzz_suggest_never_raises(fuzz_index: Path, prefix: str, limit: int) -> None:
-    found = search.suggest(prefix, limit, index_dir=fuzz_index)
+    found = search.suggest(prefix, limit=limit, index_dir=fuzz_index)
     event("completions" if found else "no completions")
-    assert isinstance(found, list) and len(found) <= limit and all(isinstance(s, str) for s in found)
+    assert isinstance(found, tuple) and len(found) <= limit and all(isinstance(s, str) for s in found)
 
 
 @fuzz(200)
@@ -118,11 +118,11 @@ def test_fuzz_suggest_never_raises(fuzz_index: Path, prefix: str, limit: int) ->
        limit=st.one_of(st.integers(-10, 100), st.sampled_from(["8", "x", None, 2.5])))
 def test_fuzz_suggest_bad_arguments_raise_only_search_errors(fuzz_index: Path, prefix: Any, limit: Any) -> None:
     try:
-        found = search.suggest(prefix, limit, index_dir=fuzz_index)
+        found = search.suggest(prefix, limit=limit, index_dir=fuzz_index)
     except SearchError as exc:
         event(f"raised {type(exc).__name__}")
         return
-    assert isinstance(found, list) and all(isinstance(s, str) for s in found)
+    assert isinstance(found, tuple) and all(isinstance(s, str) for s in found)
 
 
 # ---- the web --------------------------------------------------------------------------------------
