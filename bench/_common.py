@@ -43,9 +43,9 @@ def cached_index(*sources: Path, label: str, procs: int | None = None, shards: i
         if shards:
             from indexer._xapian import build_shards
 
-            report = build_shards(sources, target, shards=shards, procs=procs)
+            report = build_shards(sources, index_dir=target, shards=shards, procs=procs)
         else:
-            report = build_index(sources, target, procs=procs)
+            report = build_index(sources, index_dir=target, procs=procs)
         print(f"  {report.indexed} articles in {report.seconds:.1f} s", file=sys.stderr)
     return target
 

@@ -158,8 +158,8 @@ def _document(article: Article, report: BuildReport) -> dict[str, object] | None
 
 def build_index(
     sources: Iterable[str | os.PathLike[str]],
-    index_dir: str | os.PathLike[str] | None = None,
     *,
+    index_dir: str | os.PathLike[str] | None = None,
     procs: int | None = None,
     progress: Progress | None = None,
     follow_symlinks: bool = False,
@@ -239,8 +239,8 @@ def _sharded(index_dir: str | os.PathLike[str] | None) -> Callable[..., BuildRep
 
 def update_index(
     sources: Iterable[str | os.PathLike[str]],
-    index_dir: str | os.PathLike[str] | None = None,
     *,
+    index_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     follow_symlinks: bool = False,
 ) -> BuildReport:
@@ -266,7 +266,7 @@ def update_index(
     return _modify(index_dir, "update", apply)
 
 
-def delete_articles(ids: Iterable[str], index_dir: str | os.PathLike[str] | None = None) -> BuildReport:
+def delete_articles(ids: Iterable[str], *, index_dir: str | os.PathLike[str] | None = None) -> BuildReport:
     """Remove the articles with these ids; unknown ids are listed in ``not_found``."""
     sharded = _sharded(index_dir)
     if sharded is not None:
@@ -299,7 +299,7 @@ class IndexStats:
     shard_databases: list[str] = field(default_factory=list)  # Xapian: the current generation's databases
 
 
-def index_stats(index_dir: str | os.PathLike[str] | None = None) -> IndexStats:
+def index_stats(*, index_dir: str | os.PathLike[str] | None = None) -> IndexStats:
     root = settings.index_dir(index_dir)
     gen = _store.current_generation(root)
     meta = _store.check_meta(gen)

@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(args)
         if args.command == "stats":
-            stats = index_stats(args.index_dir)
+            stats = index_stats(index_dir=args.index_dir)
             if args.json:
                 print(json.dumps(asdict(stats), ensure_ascii=False, indent=1))
             elif not args.quiet:
@@ -196,15 +196,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if args.shards < 1:
                         print("error: --shards must be at least 1", file=sys.stderr)
                         return EXIT_FAILED
-                    report = build_shards(args.sources or [DEFAULT_SOURCE], args.index_dir, shards=args.shards,
+                    report = build_shards(args.sources or [DEFAULT_SOURCE], index_dir=args.index_dir, shards=args.shards,
                                           procs=args.procs, progress=progress, follow_symlinks=args.follow_symlinks)
                 else:
-                    report = build_index(args.sources or [DEFAULT_SOURCE], args.index_dir, procs=args.procs,
+                    report = build_index(args.sources or [DEFAULT_SOURCE], index_dir=args.index_dir, procs=args.procs,
                                          progress=progress, follow_symlinks=args.follow_symlinks)
             elif args.command == "update":
-                report = update_index(args.sources, args.index_dir, progress=progress, follow_symlinks=args.follow_symlinks)
+                report = update_index(args.sources, index_dir=args.index_dir, progress=progress, follow_symlinks=args.follow_symlinks)
             else:
-                report = delete_articles(args.ids, args.index_dir)
+                report = delete_articles(args.ids, index_dir=args.index_dir)
         finally:
             progress.close()
         if args.json:

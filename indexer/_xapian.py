@@ -142,7 +142,7 @@ def _point_stubs(root: Path) -> None:
         os.replace(tmp, stub)
 
 
-def build_shards(sources: Iterable[str | os.PathLike[str]], index_dir: str | os.PathLike[str] | None = None, *,
+def build_shards(sources: Iterable[str | os.PathLike[str]], *, index_dir: str | os.PathLike[str] | None = None,
                  shards: int = 1, procs: int | None = None, progress: Progress | None = None,
                  follow_symlinks: bool = False) -> BuildReport:
     """Index ``sources`` into ``shards`` new Xapian databases and swap them in atomically."""

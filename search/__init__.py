@@ -1,7 +1,7 @@
 """Search the Chinese news index: ``search()``, ``suggest()``, ``related()``, ``get_article()``, ``index_info()``."""
 
 from search._search import close_indexes, get_article, index_info, related, search, suggest
-from search._types import ArticleView, FacetValue, Hit, IndexInfo, QueryInfo, SearchResults
+from search._types import ArticleView, FacetValue, Hit, IndexInfo, QueryInfo, SearchResults, Sort
 from search.errors import (
     ArticleNotFoundError,
     IndexDamagedError,
@@ -26,6 +26,7 @@ __all__ = [
     "QuerySyntaxError",
     "SearchError",
     "SearchResults",
+    "Sort",
     "close_indexes",
     "get_article",
     "index_info",

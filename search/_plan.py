@@ -11,14 +11,11 @@ with Whoosh query objects used as plain data (``Term``, ``Phrase``, ``Or``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
 from whoosh import query as Q
 
 from search import _query
 from search._exact import Requirement
-
-Sort = Literal["relevance", "date"]
+from search._types import Sort
 
 
 @dataclass(frozen=True)

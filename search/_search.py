@@ -21,11 +21,11 @@ from indexer import schema as F
 from search import _args, _query
 from search._backend import Backend, Outcome, Ranked
 from search._index import CACHE
-from search._plan import Plan, Sort, make_plan
+from search._plan import Plan, make_plan
 from search._snippets import highlight, prepare_terms, snippet
 from search._suggest import vocabulary
 from search._tiers import RELAX_BELOW
-from search._types import ArticleView, FacetValue, Hit, IndexInfo, QueryInfo, SearchResults
+from search._types import ArticleView, FacetValue, Hit, IndexInfo, QueryInfo, SearchResults, Sort
 from search._variants import variants
 from search.errors import QuerySyntaxError
 

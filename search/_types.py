@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+Sort = Literal["relevance", "date"]
 
 
 def _jsonable(value: Any) -> Any:
@@ -80,7 +82,7 @@ class SearchResults:
     facets: dict[str, tuple[FacetValue, ...]] = field(default_factory=dict)
     suggestion: str | None = None
     query_info: QueryInfo = field(default_factory=lambda: QueryInfo(text="", words=()))
-    sort: str = "relevance"  # "relevance" or "date"
+    sort: Sort = "relevance"
     seconds: float = 0.0
     unavailable_shards: int = 0  # shards of a sharded index that did not answer: their articles are missing
 

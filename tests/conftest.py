@@ -53,7 +53,7 @@ def seeds_dir() -> Path:
 def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An index of the project's own sample articles (data/articles)."""
     target = tmp_path_factory.mktemp("sample-index")
-    build_index([SAMPLE_ARTICLES], target, procs=1)
+    build_index([SAMPLE_ARTICLES], index_dir=target, procs=1)
     return target
 
 
@@ -67,7 +67,7 @@ def news_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with cctv.open(encoding="utf-8") as src, subset.open("w", encoding="utf-8") as dst:
         dst.writelines(itertools.islice(src, CCTV_SAMPLE_SIZE))
     target = tmp_path_factory.mktemp("news-index")
-    build_index([seeds, subset], target, procs=2)
+    build_index([seeds, subset], index_dir=target, procs=2)
     return target
 
 
@@ -86,7 +86,7 @@ def own_corpus(tmp_path_factory: pytest.TempPathFactory) -> OwnCorpus:
     records = _corpus.generate()
     src = _corpus.write_jsonl(tmp_path_factory.mktemp("own-src") / "generated.jsonl", records)
     target = tmp_path_factory.mktemp("own-index")
-    report = build_index([src, SAMPLE_ARTICLES], target, procs=2)
+    report = build_index([src, SAMPLE_ARTICLES], index_dir=target, procs=2)
     sample = [a for a in read_sources([SAMPLE_ARTICLES]) if isinstance(a, Article)]
     assert not report.skipped and report.indexed == len(records) + len(sample)
     return OwnCorpus(target, records, _corpus.Truth(_corpus.from_records(records) + _corpus.from_articles(sample)))

@@ -33,9 +33,9 @@ def ids_in(index_dir: Path) -> set[str]:
 
 
 def test_rebuild_sample_articles(tmp_path: Path) -> None:
-    report = build_index([SAMPLE_ARTICLES], tmp_path / "ix", procs=1)
+    report = build_index([SAMPLE_ARTICLES], index_dir=tmp_path / "ix", procs=1)
     assert report.indexed >= 12 and not report.skipped
-    stats = index_stats(tmp_path / "ix")
+    stats = index_stats(index_dir=tmp_path / "ix")
     assert stats.articles == report.indexed
     assert stats.bytes_on_disk > 0
     assert stats.first_published is not None and stats.first_published <= (stats.last_published or "")
@@ -44,28 +44,28 @@ def test_rebuild_sample_articles(tmp_path: Path) -> None:
 def test_rebuild_swaps_generations_and_keeps_one_previous(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "title": "甲", "text": "第一版正文。"}])
     ix = tmp_path / "ix"
-    build_index([src], ix, procs=1)
+    build_index([src], index_dir=ix, procs=1)
     first = current_generation(ix)
     write_jsonl(src, [{"id": "b", "title": "乙", "text": "第二版正文。"}])
-    build_index([src], ix, procs=1)
+    build_index([src], index_dir=ix, procs=1)
     second = current_generation(ix)
     assert first != second and first.exists()
     assert ids_in(ix) == {"b"}
-    build_index([src], ix, procs=1)
+    build_index([src], index_dir=ix, procs=1)
     assert not first.exists()  # only the previous generation is kept for open readers
     assert second.exists()
 
 
 def test_update_replaces_by_id_and_delete_removes(tmp_path: Path) -> None:
     ix = tmp_path / "ix"
-    build_index([write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "title": "甲", "text": "旧正文。"}])], ix, procs=1)
+    build_index([write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "title": "甲", "text": "旧正文。"}])], index_dir=ix, procs=1)
     report = update_index([write_jsonl(tmp_path / "b.jsonl", [
         {"id": "a", "title": "甲", "text": "新正文。"},
         {"id": "c", "title": "丙", "text": "另一篇。"},
-    ])], ix)
+    ])], index_dir=ix)
     assert (report.indexed, report.replaced) == (1, 1)
     assert ids_in(ix) == {"a", "c"}
-    report = delete_articles(["c", "nope"], ix)
+    report = delete_articles(["c", "nope"], index_dir=ix)
     assert report.deleted == 1 and report.not_found == ["nope"]
     assert ids_in(ix) == {"a"}
 
@@ -73,19 +73,19 @@ def test_update_replaces_by_id_and_delete_removes(tmp_path: Path) -> None:
 def test_duplicate_ids_in_one_rebuild_keep_the_first(tmp_path: Path) -> None:
     a = write_jsonl(tmp_path / "a.jsonl", [{"id": "x", "title": "一", "text": "第一。"}])
     b = write_jsonl(tmp_path / "b.jsonl", [{"id": "x", "title": "二", "text": "第二。"}])
-    report = build_index([a, b], tmp_path / "ix", procs=1)
+    report = build_index([a, b], index_dir=tmp_path / "ix", procs=1)
     assert report.indexed == 1
     assert [s.reason for s in report.skipped] == ["duplicate id 'x' (first in a.jsonl:1)"]
 
 
 def test_error_missing_index(tmp_path: Path) -> None:
     with pytest.raises(IndexNotFoundError, match="rebuild"):
-        index_stats(tmp_path / "nothing-here")
+        index_stats(index_dir=tmp_path / "nothing-here")
 
 
 def test_error_old_analyzer_version_asks_for_rebuild(tmp_path: Path) -> None:
     ix = tmp_path / "ix"
-    build_index([SAMPLE_ARTICLES], ix, procs=1)
+    build_index([SAMPLE_ARTICLES], index_dir=ix, procs=1)
     meta_path = current_generation(ix) / _store.META
     meta = json.loads(meta_path.read_text("utf-8"))
     meta["analyzer_version"] = -1
@@ -96,29 +96,29 @@ def test_error_old_analyzer_version_asks_for_rebuild(tmp_path: Path) -> None:
 
 def test_error_second_writer_fails_fast(tmp_path: Path) -> None:
     ix = tmp_path / "ix"
-    build_index([SAMPLE_ARTICLES], ix, procs=1)
+    build_index([SAMPLE_ARTICLES], index_dir=ix, procs=1)
     before = ids_in(ix)
     with _store.writer_lock(ix):
         with pytest.raises(IndexLockedError, match="another"):
-            build_index([SAMPLE_ARTICLES], ix, procs=1)
+            build_index([SAMPLE_ARTICLES], index_dir=ix, procs=1)
         with pytest.raises(IndexLockedError):
-            delete_articles(["x"], ix)
+            delete_articles(["x"], index_dir=ix)
     assert ids_in(ix) == before
 
 
 def test_leftover_build_folder_is_cleaned(tmp_path: Path) -> None:
     ix = tmp_path / "ix"
-    build_index([SAMPLE_ARTICLES], ix, procs=1)
+    build_index([SAMPLE_ARTICLES], index_dir=ix, procs=1)
     stale = ix / f"{_store.BUILDING_PREFIX}12345-dead"
     stale.mkdir()
     (stale / "junk").write_text("x")
-    report = build_index([SAMPLE_ARTICLES], ix, procs=1)
+    report = build_index([SAMPLE_ARTICLES], index_dir=ix, procs=1)
     assert stale.name in report.cleaned and not stale.exists()
 
 
 def test_error_interrupted_rebuild_leaves_previous_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ix = tmp_path / "ix"
-    build_index([SAMPLE_ARTICLES], ix, procs=1)
+    build_index([SAMPLE_ARTICLES], index_dir=ix, procs=1)
     before, generation = ids_in(ix), current_generation(ix)
 
     def boom(*args: object, **kwargs: object) -> None:
@@ -126,7 +126,7 @@ def test_error_interrupted_rebuild_leaves_previous_index(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(_store, "publish", boom)
     with pytest.raises(KeyboardInterrupt):
-        build_index([SAMPLE_ARTICLES], ix, procs=1)
+        build_index([SAMPLE_ARTICLES], index_dir=ix, procs=1)
     assert current_generation(ix) == generation and ids_in(ix) == before
     assert not list(ix.glob(f"{_store.BUILDING_PREFIX}*"))
 
@@ -138,11 +138,11 @@ def test_rebuild_with_two_processes_matches_one(tmp_path: Path) -> None:
         for i in range(450)
     ]
     src = write_jsonl(tmp_path / "many.jsonl", records)
-    build_index([src], tmp_path / "one", procs=1)
-    build_index([src], tmp_path / "two", procs=2)
+    build_index([src], index_dir=tmp_path / "one", procs=1)
+    build_index([src], index_dir=tmp_path / "two", procs=2)
     assert ids_in(tmp_path / "one") == ids_in(tmp_path / "two")
     assert len(_store.open_generation(current_generation(tmp_path / "two"))._segments()) > 1
-    one, two = index_stats(tmp_path / "one"), index_stats(tmp_path / "two")
+    one, two = index_stats(index_dir=tmp_path / "one"), index_stats(index_dir=tmp_path / "two")
     assert two.sources == one.sources == {"来源0": 150, "来源1": 150, "来源2": 150}
     assert (two.first_published, two.last_published, two.undated) == (one.first_published, one.last_published, 0)
 
@@ -159,9 +159,9 @@ def test_update_with_articles_lacking_a_column_keeps_every_article_its_own_value
     third = write_jsonl(tmp_path / "c.jsonl", [
         {"id": "c", "title": "冬奥会闭幕", "date": "2022-02-20", "text": "北京冬奥会今天闭幕。", "category": "体育"}])
     index = tmp_path / "index"
-    build_index([first], index, procs=1)
-    update_index([second], index)
-    update_index([third], index)
+    build_index([first], index_dir=index, procs=1)
+    update_index([second], index_dir=index)
+    update_index([third], index_dir=index)
     CACHE.clear()
     res = search("冬奥会", index_dir=index, sort="date")
     assert [h.id for h in res.hits] == ["c", "b"] and res.total == 2

@@ -31,7 +31,7 @@ def _flip(path: Path, start: float, count: int = 256) -> None:
 
 @pytest.fixture()
 def damaged(tmp_path: Path) -> Path:
-    build_index([SAMPLE_ARTICLES], tmp_path, procs=1)
+    build_index([SAMPLE_ARTICLES], index_dir=tmp_path, procs=1)
     (stored,) = tmp_path.glob("gen-*/*_stored.col")
     _flip(stored, 0.3)
     _flip(stored, 0.7)
@@ -85,13 +85,13 @@ def _check(index_dir: Path) -> tuple[int, str]:
 @pytest.fixture()
 def changed(tmp_path: Path) -> Path:
     """An index that took a rebuild, an update (with a replacement) and a delete."""
-    build_index([SAMPLE_ARTICLES], tmp_path, procs=1)
+    build_index([SAMPLE_ARTICLES], index_dir=tmp_path, procs=1)
     extra = tmp_path / "extra.jsonl"
     extra.write_text(json.dumps({"id": "x-1", "title": "冬奥会开幕", "date": "2022-02-04", "text": "北京冬奥会今天开幕。"},
                                 ensure_ascii=False) + "\n", "utf-8")
-    update_index([extra], tmp_path)
-    update_index([extra], tmp_path)
-    delete_articles([next(SAMPLE_ARTICLES.glob("*.txt")).name], tmp_path)
+    update_index([extra], index_dir=tmp_path)
+    update_index([extra], index_dir=tmp_path)
+    delete_articles([next(SAMPLE_ARTICLES.glob("*.txt")).name], index_dir=tmp_path)
     CACHE.clear()
     return tmp_path
 
@@ -175,7 +175,7 @@ def _check_after(remove: Path, index_dir: Path) -> tuple[int, str]:
 
 def test_rebuild_recovers_a_damaged_index(damaged: Path) -> None:
     assert _check(damaged)[0] == 1
-    build_index([SAMPLE_ARTICLES], damaged, procs=1)
+    build_index([SAMPLE_ARTICLES], index_dir=damaged, procs=1)
     CACHE.clear()
     assert _check(damaged)[0] == 0
     for q in QUERIES:

@@ -102,7 +102,7 @@ def test_segments_without_dense_files_read_whoosh_blocks_and_damaged_ones_are_re
     from tests.conftest import SAMPLE_ARTICLES
 
     monkeypatch.setattr(dense_format, "DENSE_MIN", 2)  # the sample is small: give its terms in 2+ articles dense postings
-    build_index([SAMPLE_ARTICLES], tmp_path, procs=1)
+    build_index([SAMPLE_ARTICLES], index_dir=tmp_path, procs=1)
     CACHE.clear()
     expected = [(h.id, h.score) for h in search("齐齐哈尔 装备", index_dir=tmp_path).hits]
     dense = list(tmp_path.glob("gen-*/*.zdn"))

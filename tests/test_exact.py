@@ -82,8 +82,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     for record in second:
         record.pop("category", None)
     index = work / "index"
-    build_index([_write(work / "a.jsonl", first)], index, procs=1)
-    update_index([_write(work / "b.jsonl", second)], index)
+    build_index([_write(work / "a.jsonl", first)], index_dir=index, procs=1)
+    update_index([_write(work / "b.jsonl", second)], index_dir=index)
     CACHE.clear()
     docs = {r["id"]: (truth_form(r["title"]), truth_form(r["text"])) for r in first + second}
     return Corpus(index, docs)

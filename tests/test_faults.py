@@ -240,7 +240,7 @@ def corpora(tmp_path_factory: pytest.TempPathFactory) -> Corpora:
         revised["id"] = original["id"]
     pristine = work / "pristine"
     old = write_jsonl(work / "a.jsonl", a)
-    build_index([old], pristine, procs=1)
+    build_index([old], index_dir=pristine, procs=1)
     return Corpora(
         old=old, rebuilt=write_jsonl(work / "b.jsonl", b), update=write_jsonl(work / "u.jsonl", u),
         deleted=tuple(r["id"] for r in a[80:92]), pristine=pristine, old_state=index_state(pristine),
@@ -707,7 +707,7 @@ def small_index(tmp_path: Path) -> tuple[Path, Path, Path]:
     b = write_jsonl(tmp_path / "b.jsonl", corpus(40, seed=12, prefix="b", extra=REBUILD_MARK))
     u = write_jsonl(tmp_path / "u.jsonl", corpus(5, seed=13, extra=REVISED_MARK) + corpus(5, seed=14, prefix="u",
                                                                                         extra=UPDATE_MARK))
-    build_index([a], tmp_path / "index", procs=1)
+    build_index([a], index_dir=tmp_path / "index", procs=1)
     return tmp_path / "index", b, u
 
 
@@ -716,7 +716,7 @@ def assert_kept_then_rebuilt(index: Path, before: object, other: Path, *, procs:
     and the next rebuild (space again) succeeds."""
     assert index_state(index) == before
     assert not building_dirs(index)
-    assert build_index([other], index, procs=procs).indexed == 40
+    assert build_index([other], index_dir=index, procs=procs).indexed == 40
 
 
 @pytest.mark.usefixtures("fresh_reads")
@@ -728,7 +728,7 @@ def test_error_disk_full_during_rebuild_keeps_previous_index(small_index: tuple[
     with monkeypatch.context() as m:
         fill_disk_at(m, point)
         with pytest.raises(IndexWriteError, match="previous index is intact") as info:
-            build_index([other], index, procs=1)
+            build_index([other], index_dir=index, procs=1)
     assert "No space left on device" in str(info.value)
     assert_kept_then_rebuilt(index, before, other, procs=1)
 
@@ -750,7 +750,7 @@ def test_error_in_a_worker_process_fails_the_rebuild_and_keeps_previous_index(
     with monkeypatch.context() as m:
         m.setattr(FileStorage, "create_file", create_file)
         with pytest.raises(IndexWriteError, match="previous index is intact") as info:
-            build_index([other], index, procs=2)
+            build_index([other], index_dir=index, procs=2)
     assert "No space left on device" in str(info.value)
     assert "Traceback" not in capfd.readouterr().err
     assert_kept_then_rebuilt(index, before, other, procs=2)
@@ -765,9 +765,9 @@ def test_error_disk_full_during_update_keeps_previous_index(small_index: tuple[P
     with monkeypatch.context() as m:
         fill_disk_at(m, point)
         with pytest.raises(IndexWriteError, match="previous index is intact"):
-            update_index([updates], index)
+            update_index([updates], index_dir=index)
     assert index_state(index) == before, "the error says the previous index is intact, but it changed"
-    assert update_index([updates], index).indexed == 5  # space again: the next update works
+    assert update_index([updates], index_dir=index).indexed == 5  # space again: the next update works
 
 
 @pytest.mark.usefixtures("fresh_reads")
@@ -830,7 +830,7 @@ def test_error_read_only_index_folder(small_index: tuple[Path, Path, Path], monk
     before = index_state(index)
     with read_only(index.resolve(), monkeypatch):
         with pytest.raises(IndexWriteError, match="previous index is intact"):
-            build_index([other], index, procs=1)
+            build_index([other], index_dir=index, procs=1)
         status = _cli.main(["rebuild", str(other), "--index-dir", str(index), "--procs", "1"])
     out, err = capsys.readouterr()
     assert status == 1

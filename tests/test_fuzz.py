@@ -63,7 +63,7 @@ def fuzz_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
         records.append({"id": odd, "title": f'标题{n} "引号" (括号) title: OR -减号', "source": f'来源"{n}',
                         "category": "<b>类</b>", "date": "2024-02-30" if n % 2 else "2021-06-01",
                         "text": f"哈尔滨经济合作第{n}篇：特殊字符 * ? ^ ~ 与正文。"})
-    build_index([write_jsonl(work / "articles.jsonl", records)], work / "index", procs=1)
+    build_index([write_jsonl(work / "articles.jsonl", records)], index_dir=work / "index", procs=1)
     return work / "index"
 
 

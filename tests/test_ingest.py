@@ -71,7 +71,7 @@ def write_bad_corpus(src: Path, outside: Path) -> None:
 @pytest.mark.parametrize("procs", [1, 2])
 def test_error_one_bad_item_of_each_kind_never_aborts_the_build(tmp_path: Path, procs: int) -> None:
     write_bad_corpus(tmp_path / "src", tmp_path / "outside")
-    report = build_index([tmp_path / "src"], tmp_path / "ix", procs=procs)
+    report = build_index([tmp_path / "src"], index_dir=tmp_path / "ix", procs=procs)
     skipped = {s.item: s.reason for s in report.skipped}
     notes: dict[str, list[str]] = {}
     for note in report.notes:
@@ -97,7 +97,7 @@ def test_error_one_bad_item_of_each_kind_never_aborts_the_build(tmp_path: Path, 
 def test_pages_of_an_article_with_a_5_mb_title_stay_small(tmp_path: Path) -> None:
     src = tmp_path / "big.jsonl"
     src.write_bytes(jsonl([{"id": "big", "title": "巨" * 1_750_000, "text": "标题有五百万字节的文章。", "source": "源" * 100_000}]))
-    build_index([src], tmp_path / "ix", procs=1)
+    build_index([src], index_dir=tmp_path / "ix", procs=1)
     client = create_app({"INDEX_DIR": tmp_path / "ix"}).test_client()
     for path in ("/?q=五百万", "/article/big", "/api/search?q=五百万"):
         response = client.get(path, headers={"Host": "localhost"})
@@ -129,12 +129,12 @@ def test_follow_symlinks_flag_on_rebuild_and_update(tmp_path: Path, capsys: pyte
 
 
 def test_error_update_skips_bad_items_one_by_one(tmp_path: Path) -> None:
-    build_index([_write(tmp_path / "a.jsonl", [{"id": "a", "title": "原有", "text": "原有的文章。"}])], tmp_path / "ix", procs=1)
+    build_index([_write(tmp_path / "a.jsonl", [{"id": "a", "title": "原有", "text": "原有的文章。"}])], index_dir=tmp_path / "ix", procs=1)
     more = tmp_path / "more"
     more.mkdir()
     (more / os.fsdecode(b"\xff-new.txt")).write_text("新的文章\n文件名不是UTF-8。\n", "utf-8")
     _write(more / "b.jsonl", ['{"id": "b\\udc80", "title": "半个字符", "text": "正文。"}', "[" * 50_000, {"id": "c", "text": "丙。"}])
-    report = update_index([more], tmp_path / "ix")
+    report = update_index([more], index_dir=tmp_path / "ix")
     assert [(s.item, s.reason) for s in report.skipped] == [("b.jsonl:2", "invalid JSON (nested too deeply)")]
     assert sorted(stored(tmp_path / "ix")) == ["\\xff-new.txt", "a", "b\ufffd", "c"]
 
@@ -183,7 +183,7 @@ def _file_name(file: tuple[tuple[str, int | None, str], bytes]) -> bytes:
 
 
 def _build(src: Path, index_dir: Path, procs: int) -> BuildReport:
-    return build_index([src], index_dir, procs=procs)
+    return build_index([src], index_dir=index_dir, procs=procs)
 
 
 def _attributed(report: BuildReport, docs: dict[str, dict[str, Any]], item: str) -> list[str]:

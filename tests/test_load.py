@@ -28,7 +28,7 @@ QUERIES = ["经济 合作", "哈尔滨", '"高速列车"', "冷链 -医院", "ti
 @pytest.fixture(scope="module")
 def load_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("load")
-    build_index([write_jsonl(work / "articles.jsonl", corpus(300, seed=31))], work / "index", procs=1)
+    build_index([write_jsonl(work / "articles.jsonl", corpus(300, seed=31))], index_dir=work / "index", procs=1)
     return work / "index"
 
 

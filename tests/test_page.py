@@ -29,7 +29,7 @@ from web import _serve, create_app
 def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = write_jsonl(tmp_path_factory.mktemp("page-src") / "articles.jsonl", ARTICLES)
     target = tmp_path_factory.mktemp("page-index")
-    build_index([src], target, procs=1)
+    build_index([src], index_dir=target, procs=1)
     return target
 
 
@@ -248,7 +248,7 @@ def odd_client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
     records.append({"id": "odd-undated", "title": "没有日期的合作", "text": f"正文{ODD_TEXT}"})
     src = write_jsonl(tmp_path_factory.mktemp("odd-src") / "odd.jsonl", records)
     target = tmp_path_factory.mktemp("odd-index")
-    build_index([src], target, procs=1)
+    build_index([src], index_dir=target, procs=1)
     return create_app({"INDEX_DIR": target}).test_client()
 
 

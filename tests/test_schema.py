@@ -16,7 +16,7 @@ def test_no_date_is_what_an_undated_article_holds(tmp_path: Path) -> None:
                {"id": "undated", "title": "没有日期", "text": "没有日期的正文。"}]
     feed.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), "utf-8")
     root = tmp_path / "index"
-    build_index([feed], root, procs=1)
+    build_index([feed], index_dir=root, procs=1)
     assert (root / indexer.CURRENT).is_file()
     ix = indexer.open_generation(indexer.current_generation(root))
     with ix.reader() as reader:
@@ -24,4 +24,4 @@ def test_no_date_is_what_an_undated_article_holds(tmp_path: Path) -> None:
         raw = {reader.stored_fields(d)["id"]: column[d] for d in reader.all_doc_ids()}
     assert raw["undated"] == NO_DATE == indexer.NO_DATE
     assert raw["dated"] != NO_DATE
-    assert indexer.index_stats(root).undated == 1
+    assert indexer.index_stats(index_dir=root).undated == 1

@@ -221,7 +221,7 @@ def test_snippet_is_short_marked_escaped_and_adds_no_spaces(own_corpus: OwnCorpu
 def test_highlights_merge_overlapping_matches(tmp_path: Path) -> None:
     src = tmp_path / "a.jsonl"
     src.write_text(json.dumps({"id": "x", "title": "齐齐哈尔<b>装备</b>", "text": "齐齐哈尔装备制造业<script>x</script>发展。"}, ensure_ascii=False) + "\n", "utf-8")
-    build_index([src], tmp_path / "ix", procs=1)
+    build_index([src], index_dir=tmp_path / "ix", procs=1)
     hit = search("齐齐哈尔 装备 哈尔", index_dir=tmp_path / "ix").hits[0]
     assert hit.snippet.startswith("<mark>齐齐哈尔装备</mark>")
     assert "&lt;script&gt;" in hit.snippet and "<script>" not in hit.snippet
@@ -354,10 +354,10 @@ def test_rebuilt_index_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     src = tmp_path / "a.jsonl"
     ix = tmp_path / "ix"
     src.write_text(json.dumps({"id": "old", "title": "旧文章", "text": "旧的正文。"}, ensure_ascii=False) + "\n", "utf-8")
-    build_index([src], ix, procs=1)
+    build_index([src], index_dir=ix, procs=1)
     assert ids(search("正文", index_dir=ix)) == ["old"]
     src.write_text(json.dumps({"id": "new", "title": "新文章", "text": "新的正文。"}, ensure_ascii=False) + "\n", "utf-8")
-    build_index([src], ix, procs=1)
+    build_index([src], index_dir=ix, procs=1)
     import search._index as cache
 
     monkeypatch.setattr(cache, "RECHECK_SECONDS", 0.0)
@@ -374,7 +374,7 @@ def test_did_you_mean_spells_a_typo_from_the_index_characters_without_pypinyin(t
     from indexer.vocab import CHARS_FILE, read_char_pinyin
     from tests.conftest import ROOT, SAMPLE_ARTICLES
 
-    build_index([SAMPLE_ARTICLES], tmp_path, procs=1)
+    build_index([SAMPLE_ARTICLES], index_dir=tmp_path, procs=1)
     chars = read_char_pinyin(current_generation(tmp_path))
     assert chars["哈"] == "ha" and chars["尔"] == "er" and all(len(c) == 1 for c in chars)
     assert (current_generation(tmp_path) / CHARS_FILE).exists()

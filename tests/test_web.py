@@ -59,7 +59,7 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
 def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = write_jsonl(tmp_path_factory.mktemp("web-src") / "articles.jsonl", ARTICLES)
     target = tmp_path_factory.mktemp("web-index")
-    build_index([src], target, procs=1)
+    build_index([src], index_dir=target, procs=1)
     return target
 
 
@@ -478,12 +478,12 @@ def test_error_search_error_is_generic(client: FlaskClient, monkeypatch: pytest.
 def test_rebuilt_index_is_picked_up_without_restart(tmp_path: Path) -> None:
     index = tmp_path / "index"
     first = write_jsonl(tmp_path / "one.jsonl", [{"id": "a", "title": "苹果丰收", "text": "今年苹果丰收。"}])
-    build_index([first], index, procs=1)
+    build_index([first], index_dir=index, procs=1)
     client = create_app({"INDEX_DIR": index}).test_client()
     assert api(client, "/api/search?q=苹果")["total"] == 1
     assert api(client, "/api/search?q=香蕉")["total"] == 0
     second = write_jsonl(tmp_path / "two.jsonl", [{"id": "b", "title": "香蕉上市", "text": "海南香蕉上市。"}])
-    build_index([second], index, procs=1)
+    build_index([second], index_dir=index, procs=1)
     deadline = time.monotonic() + 5
     while api(client, "/api/search?q=香蕉")["total"] == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -495,7 +495,7 @@ def test_index_built_after_start_is_picked_up(tmp_path: Path) -> None:
     index = tmp_path / "later"
     client = create_app({"INDEX_DIR": index}).test_client()
     assert api(client, "/api/search?q=苹果", 503)["status"] == 503
-    build_index([write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "title": "苹果", "text": "苹果。"}])], index, procs=1)
+    build_index([write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "title": "苹果", "text": "苹果。"}])], index_dir=index, procs=1)
     assert api(client, "/api/search?q=苹果")["total"] == 1
 
 
@@ -562,7 +562,7 @@ def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_an_id_with_a_newline_has_its_article_page(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", [{"id": "line\nbreak", "title": "换行编号", "text": "这篇文章的编号里有换行。"}])
-    build_index([src], tmp_path / "ix", procs=1)
+    build_index([src], index_dir=tmp_path / "ix", procs=1)
     client = create_app({"INDEX_DIR": tmp_path / "ix"}).test_client()
     href = re.search(r'href="(/article/[^"]+)"', html_of(client, "/?q=换行")).group(1)  # type: ignore[union-attr]
     assert href.startswith("/article/line%0Abreak")

@@ -108,10 +108,10 @@ def whoosh_written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     work = tmp_path_factory.mktemp("whoosh-compat")
     root = work / "index"
     docs = {r["id"]: r for r in (_record(rng, f"a{i}") for i in range(160))}
-    build_index([_write(work / "a.jsonl", list(docs.values()))], root, procs=2)
+    build_index([_write(work / "a.jsonl", list(docs.values()))], index_dir=root, procs=2)
     for step in range(5):
         batch = [_record(rng, f"u{step}-{i}") for i in range(2)] + [_record(rng, f"a{step}")]
-        update_index([_write(work / f"u{step}.jsonl", batch)], root)
+        update_index([_write(work / f"u{step}.jsonl", batch)], index_dir=root)
         docs.update((r["id"], r) for r in batch)
 
     gen = _store.current_generation(root)

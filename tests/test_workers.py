@@ -52,7 +52,7 @@ def test_two_workers_serve_raw_utf8_pick_up_a_rebuild_and_stop_together(tmp_path
     source = tmp_path / "a.jsonl"
     _write(source, [{"id": "a", "title": "青蒿素研究", "date": "2022-01-01", "text": "青蒿素是一种药物。"}])
     index = tmp_path / "ix"
-    build_index([source], index, procs=1)
+    build_index([source], index_dir=index, procs=1)
     port = _free_port()
     err = (tmp_path / "server.err").open("wb")
     server = subprocess.Popen(
@@ -78,7 +78,7 @@ def test_two_workers_serve_raw_utf8_pick_up_a_rebuild_and_stop_together(tmp_path
         assert status == 200 and body["total"] == 1
         _write(source, [{"id": "a", "title": "青蒿素研究", "date": "2022-01-01", "text": "青蒿素是一种药物。"},
                         {"id": "b", "title": "青蒿素新药", "date": "2022-03-01", "text": "新的青蒿素药物。"}])
-        build_index([source], index, procs=1)
+        build_index([source], index_dir=index, procs=1)
         time.sleep(1.0)  # past every worker's recheck of CURRENT
         totals = {_get(port, b"/api/search?q=" + quote("青蒿素").encode())[1]["total"] for _ in range(12)}
         assert totals == {2}  # every worker serves the new generation

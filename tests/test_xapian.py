@@ -85,8 +85,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def indexes(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     whoosh_dir, xapian_dir = tmp_path_factory.mktemp("whoosh"), tmp_path_factory.mktemp("xapian")
-    build_index([corpus], whoosh_dir, procs=1)
-    report = build_shards([corpus], xapian_dir, shards=3, procs=1)
+    build_index([corpus], index_dir=whoosh_dir, procs=1)
+    report = build_shards([corpus], index_dir=xapian_dir, shards=3, procs=1)
     assert report.indexed == 414
     return whoosh_dir, xapian_dir
 
@@ -128,7 +128,7 @@ class Server:
 
 @contextlib.contextmanager
 def serving_shards(xapian_dir: Path, replicas: int = 1) -> Iterator[list[list[Server]]]:
-    stubs = index_stats(xapian_dir).shards
+    stubs = index_stats(index_dir=xapian_dir).shards
     servers = [[Server(stub) for _ in range(replicas)] for stub in stubs]
     try:
         for group in servers:
@@ -154,7 +154,7 @@ def _counts(res):  # type: ignore[no-untyped-def]
 
 def test_stats_lists_the_shard_stubs_that_servers_serve(indexes: tuple[Path, Path]) -> None:
     _, xapian_dir = indexes
-    stats = index_stats(xapian_dir)
+    stats = index_stats(index_dir=xapian_dir)
     assert stats.backend == "xapian" and stats.articles == 414
     assert [Path(p).name for p in stats.shards] == ["shard-0.stub", "shard-1.stub", "shard-2.stub"]
     total = 0
@@ -247,15 +247,15 @@ def test_update_and_delete_reach_running_servers(indexes: tuple[Path, Path], tmp
         source = tmp_path / "new.jsonl"
         source.write_text(json.dumps({"id": "new-1", "title": "独一无二的测试词", "content": "这是一篇新文章，说的是独一无二的测试词。",
                                       "date": "2024-05-01"}, ensure_ascii=False) + "\n", encoding="utf-8")
-        assert update_index([source], xapian_dir).indexed == 1
+        assert update_index([source], index_dir=xapian_dir).indexed == 1
         found = search("独一无二的测试词", index_dir=remote)
         assert found.total == 1 and found.hits[0].id == "new-1"
         from indexer import delete_articles
 
-        report = delete_articles(["new-1", "no-such-id"], xapian_dir)
+        report = delete_articles(["new-1", "no-such-id"], index_dir=xapian_dir)
         assert report.deleted == 1 and report.not_found == ["no-such-id"]
         assert search("独一无二的测试词", index_dir=remote).total == 0
-        assert index_stats(xapian_dir).articles == 414
+        assert index_stats(index_dir=xapian_dir).articles == 414
 
 
 def test_the_page_says_when_a_shard_is_missing(indexes: tuple[Path, Path]) -> None:
