@@ -273,3 +273,21 @@ def test_the_page_says_when_a_shard_is_missing(indexes: tuple[Path, Path]) -> No
             assert "部分数据暂不可用" in page
             with urllib.request.urlopen(f"{base}/api/search?q=%E5%90%88%E4%BD%9C", timeout=10) as resp:
                 assert json.loads(resp.read())["unavailable_shards"] == 1
+
+
+def test_python_m_web_takes_a_xapian_location(indexes: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from web import _cli
+
+    _, xapian_dir = indexes
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(_cli, "serve", lambda app, **kw: calls.append({"app": app, **kw}))
+    with serving_shards(xapian_dir) as servers:
+        remote = _location(servers)
+        _cli.main(["--index-dir", remote, "--workers", "1"])
+        assert calls[-1]["app"].config["INDEX_DIR"] == remote  # type: ignore[attr-defined]
+        assert capsys.readouterr().err == ""
+        for group in servers:
+            group[0].kill()
+        _cli.main(["--index-dir", remote, "--workers", "1"])  # servers down: said, and served anyway
+        assert "no shard of the index answers" in capsys.readouterr().err

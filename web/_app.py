@@ -41,7 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     on ``[::1]:port`` and leaves its error pages without a URL adapter). ``CORS_ORIGINS``
     (default ``ZHSEARCH_CORS_ORIGINS``; ``["*"]`` for any) may read the API and feeds."""
     app = Flask(__name__)
-    app.config.update(DEFAULTS, INDEX_DIR=settings.index_dir(), ALLOWED_HOSTS=settings.trusted_hosts(),
+    app.config.update(DEFAULTS, INDEX_DIR=settings.index_location(), ALLOWED_HOSTS=settings.trusted_hosts(),
                       CORS_ORIGINS=settings.cors_origins())
     if config:
         app.config.update(config)

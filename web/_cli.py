@@ -18,7 +18,7 @@ from web._serve import serve
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m web", description="Serve the Chinese news search page.")
     parser.add_argument("--index-dir", default=None,
-                        help=f"index folder (default: ${settings.ENV_PREFIX}INDEX_DIR or 'index')")
+                        help=f"index folder, or xapian://host:port,... for shard servers (default: ${settings.ENV_PREFIX}INDEX_DIR or 'index')")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="port to listen on (default: 5000)")
     parser.add_argument("--threads", type=int, default=8, help="threads per process (default: 8)")
@@ -34,7 +34,7 @@ def default_workers() -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    index_dir = settings.index_dir(args.index_dir)
+    index_dir = settings.index_location(args.index_dir)  # a folder, or xapian://host:port,...
     trusted = settings.trusted_hosts()
     if trusted is None and args.host in ("0.0.0.0", "::", ""):
         print(f"warning: listening on every address; set {settings.ENV_PREFIX}TRUSTED_HOSTS to the names "
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"warning: {OUTDATED_INDEX} (in {index_dir}); serving anyway", file=sys.stderr)
     except engine.IndexNotFoundError:
         print(f"warning: {MISSING_INDEX} (looked in {index_dir}); serving anyway", file=sys.stderr)
-    except engine.IndexDamagedError as exc:
+    except (engine.IndexDamagedError, engine.IndexUnavailableError) as exc:
         print(f"warning: {exc}; serving anyway", file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
     # The probe opened the index in this process: close it before any fork, so that worker
