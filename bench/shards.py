@@ -1,0 +1,112 @@
+"""Xapian shards over the network: build time, size and query latency for 1, 2 and 4 shards,
+beside the local Whoosh index, on the same articles, in one run.
+
+    python bench/shards.py [--data DIR] [--articles 7000] [--shards 1 2 4] [--queries 200] [--repeat 3]
+
+For each shard count, builds the first ``--articles`` CCTV articles into that
+many Xapian shards (``python -m indexer rebuild --backend xapian``, timed here,
+uncached), serves each shard with its own ``xapian-tcpsrv`` on 127.0.0.1 and
+runs ``--queries`` title queries (as ``bench/query.py`` draws them) through
+``search(q, index_dir="xapian://…")`` (snippets, facets, exact totals), and
+through the local Whoosh index (cached) for comparison; prints build seconds,
+size on disk, p50/p95 (median over ``--repeat`` passes) and whether every
+query's total and tier counts equal the local backend's. On loopback the
+figures show the protocol and merge cost, not network latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import cached_index, data_dir, median, percentile
+from query import subset, title_queries
+
+from indexer import index_stats
+from indexer._xapian import build_shards
+from search import close_indexes, search
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def served(stubs: list[str]):  # type: ignore[no-untyped-def]
+    procs, ports = [], []
+    try:
+        for stub in stubs:
+            port = _free_port()
+            procs.append(subprocess.Popen(["xapian-tcpsrv", "--port", str(port), "--interface", "127.0.0.1", stub],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+            ports.append(port)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+                time.sleep(0.05)
+        yield "xapian://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    finally:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def timed(location: str, queries: list[str], repeat: int) -> tuple[float, float, list[tuple[int, int, int]]]:
+    p50s, p95s, counts = [], [], []
+    for _ in range(repeat):
+        close_indexes()
+        search(queries[0], index_dir=location)  # the first query: connections and dictionaries
+        times, counts = [], []
+        for q in queries:
+            started = time.perf_counter()
+            res = search(q, index_dir=location, per_page=10)
+            times.append(time.perf_counter() - started)
+            counts.append((res.total, res.query_info.regional_total, res.query_info.partial_total))
+        p50s.append(median(times) * 1000)
+        p95s.append(percentile(times, 95) * 1000)
+    return median(p50s), median(p95s), counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data")
+    parser.add_argument("--articles", type=int, default=7000)
+    parser.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+    corpus = subset(data_dir(args.data) / "cctv-xwlb" / "articles.jsonl", args.articles)
+    queries = title_queries(corpus, count=args.queries, seed=args.seed)
+    local = cached_index(corpus, label=corpus.stem)
+    p50, p95, truth = timed(str(local), queries, args.repeat)
+    print(f"{'backend':<14} {'build s':>8} {'size MB':>8} {'p50 ms':>7} {'p95 ms':>7}  totals equal")
+    print(f"{'whoosh':<14} {'-':>8} {index_stats(index_dir=local).bytes_on_disk / 2**20:>8.0f} {p50:>7.1f} {p95:>7.1f}  -")
+    for n in args.shards:
+        with tempfile.TemporaryDirectory(prefix=f"zhsearch-shards{n}-") as folder:
+            started = time.perf_counter()
+            build_shards([corpus], index_dir=folder, shards=n)
+            seconds = time.perf_counter() - started
+            stats = index_stats(index_dir=folder)
+            with served(stats.shards) as location:
+                p50, p95, counts = timed(location, queries, args.repeat)
+            same = sum(a == b for a, b in zip(counts, truth))
+            print(f"{f'xapian {n} shard':<14} {seconds:>8.1f} {stats.bytes_on_disk / 2**20:>8.0f} {p50:>7.1f} {p95:>7.1f}"
+                  f"  {same}/{len(queries)}", flush=True)
+    close_indexes()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
