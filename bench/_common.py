@@ -52,3 +52,21 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+def generated_corpus(source: Path, n: int, seed: int) -> Path:
+    """``n`` articles generated from ``source`` (``bench/_generate.py``) in the cache folder, written
+    once per generator code, source file, size and seed (a stable mtime keeps index caches valid)."""
+    from _generate import write
+
+    digest = hashlib.sha1((ROOT / "bench" / "_generate.py").read_bytes())
+    stat = source.stat()
+    digest.update(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    target = CACHE / f"generated-{n}-s{seed}-{digest.hexdigest()[:10]}.jsonl"
+    if not target.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        print(f"generating {n} articles (seed {seed}) into {target} …", file=sys.stderr, flush=True)
+        write(source, n, seed, partial)
+        partial.replace(target)
+    return target
