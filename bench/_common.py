@@ -27,14 +27,19 @@ def data_dir(arg: str | None = None) -> Path:
     return path
 
 
-def cached_index(*sources: Path, label: str, procs: int | None = None) -> Path:
-    """An index of ``sources`` built once per content and analyzer version."""
+def index_cache_path(*sources: Path, label: str) -> Path:
+    """Where ``cached_index`` keeps the index of ``sources``."""
     digest = hashlib.sha1(f"{ANALYZER_VERSION}/{SCHEMA_VERSION}".encode())
     digest.update((ROOT / "indexer" / "_codec.py").read_bytes())  # the on-disk layout of the postings
     for src in sources:
         stat = src.stat()
         digest.update(f"{src.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    target = CACHE / f"{label}-{digest.hexdigest()[:12]}"
+    return CACHE / f"{label}-{digest.hexdigest()[:12]}"
+
+
+def cached_index(*sources: Path, label: str, procs: int | None = None) -> Path:
+    """An index of ``sources`` built once per content and analyzer version."""
+    target = index_cache_path(*sources, label=label)
     if not (target / "CURRENT").exists():
         print(f"building index of {', '.join(s.name for s in sources)} into {target} …", file=sys.stderr)
         report = build_index(sources, target, procs=procs)
@@ -52,6 +57,11 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+def generated_label(n: int, seed: int) -> str:
+    """The cache label of the index of a generated corpus (``bench/build.py`` and ``bench/query.py``)."""
+    return f"gen{n}s{seed}"
 
 
 def generated_corpus(source: Path, n: int, seed: int) -> Path:
