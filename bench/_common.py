@@ -66,13 +66,12 @@ def generated_label(n: int, seed: int) -> str:
 
 def generated_corpus(source: Path, n: int, seed: int) -> Path:
     """``n`` articles generated from ``source`` (``bench/_generate.py``) in the cache folder, written
-    once per generator code, source file, size and seed (a stable mtime keeps index caches valid)."""
-    from _generate import write
+    once per generator version, source file, size and seed (a stable mtime keeps index caches valid)."""
+    from _generate import VERSION, write
 
-    digest = hashlib.sha1((ROOT / "bench" / "_generate.py").read_bytes())
     stat = source.stat()
-    digest.update(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    target = CACHE / f"generated-{n}-s{seed}-{digest.hexdigest()[:10]}.jsonl"
+    digest = hashlib.sha1(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    target = CACHE / f"generated-{n}-s{seed}-v{VERSION}-{digest.hexdigest()[:10]}.jsonl"
     if not target.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")

@@ -72,6 +72,9 @@ from datetime import date, timedelta
 from itertools import accumulate
 from pathlib import Path
 
+# Bump when the articles made for a seed change: the benchmark caches of generated corpora
+# (bench/_common.generated_corpus) are keyed by it, not by this file's text.
+VERSION = 1
 REAL_SOURCE = "央视网·新闻联播"
 # Invented outlets (weights fall as 1/rank, the real one first).
 SYNTHETIC_SOURCES = ("合成·华夏日报", "合成·东方晚报", "合成·北方新闻网", "合成·南方通讯社", "合成·西部商报", "合成·环球快讯")
