@@ -27,17 +27,22 @@ def data_dir(arg: str | None = None) -> Path:
     return path
 
 
-def cached_index(*sources: Path, label: str, procs: int | None = None, shards: int = 0) -> Path:
-    """An index of ``sources`` built once per content and analyzer version; with ``shards``,
-    of that many Xapian shards (``--backend xapian``)."""
-    digest = hashlib.sha1(f"{ANALYZER_VERSION}/{SCHEMA_VERSION}/{shards}".encode())
+def index_cache_path(*sources: Path, label: str, shards: int = 0) -> Path:
+    """Where ``cached_index`` keeps the index of ``sources`` (of ``shards`` Xapian shards, when given)."""
+    digest = hashlib.sha1(f"{ANALYZER_VERSION}/{SCHEMA_VERSION}".encode() + (f"/xapian{shards}".encode() if shards else b""))
+    digest.update((ROOT / "indexer" / "_codec.py").read_bytes() + (ROOT / "indexer" / "dense.py").read_bytes())  # the on-disk layout of the postings
     if shards:
         digest.update((ROOT / "indexer" / "xapianformat.py").read_bytes() + (ROOT / "indexer" / "_xapian.py").read_bytes())
-    digest.update((ROOT / "indexer" / "_codec.py").read_bytes() + (ROOT / "indexer" / "dense.py").read_bytes())  # the on-disk layout of the postings
     for src in sources:
         stat = src.stat()
         digest.update(f"{src.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    target = CACHE / f"{label}-{digest.hexdigest()[:12]}"
+    return CACHE / f"{label}-{digest.hexdigest()[:12]}"
+
+
+def cached_index(*sources: Path, label: str, procs: int | None = None, shards: int = 0) -> Path:
+    """An index of ``sources`` built once per content and analyzer version; with ``shards``,
+    of that many Xapian shards (``--backend xapian``)."""
+    target = index_cache_path(*sources, label=label, shards=shards)
     if not (target / "CURRENT").exists():
         print(f"building index of {', '.join(s.name for s in sources)} into {target} …", file=sys.stderr)
         if shards:
@@ -60,3 +65,25 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+def generated_label(n: int, seed: int) -> str:
+    """The cache label of the index of a generated corpus (``bench/build.py`` and ``bench/query.py``)."""
+    return f"gen{n}s{seed}"
+
+
+def generated_corpus(source: Path, n: int, seed: int) -> Path:
+    """``n`` articles generated from ``source`` (``bench/_generate.py``) in the cache folder, written
+    once per generator version, source file, size and seed (a stable mtime keeps index caches valid)."""
+    from _generate import VERSION, write
+
+    stat = source.stat()
+    digest = hashlib.sha1(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    target = CACHE / f"generated-{n}-s{seed}-v{VERSION}-{digest.hexdigest()[:10]}.jsonl"
+    if not target.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        print(f"generating {n} articles (seed {seed}) into {target} …", file=sys.stderr, flush=True)
+        write(source, n, seed, partial)
+        partial.replace(target)
+    return target

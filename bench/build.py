@@ -1,10 +1,15 @@
 """Build speed side by side: the Whoosh + jieba recipe against ``python -m indexer rebuild``.
 
     python bench/build.py [--data DIR] [--articles 7000] [--repeat 3] [--scale 1] [--skip-recipe] [--tmp DIR]
+    python bench/build.py --generated N [--seed 1] [--repeat 1] [--skip-recipe]
 
 Takes the first ``--articles`` CCTV articles (0: all 29,083), repeated
 ``--scale`` times with new ids (``id-r1``, ``id-r2``, …), writes them to a temp
-JSON-lines file, then builds alternately (recipe, ours, recipe, ours, …)
+JSON-lines file (or, with ``--generated N``, takes ``N`` articles generated
+from the CCTV sentences by ``bench/_generate.py``, written once to the
+benchmark cache; ``--articles`` and ``--scale`` then do not apply; the last
+build of ours is kept in the cache, where ``bench/query.py --generated N``
+finds it), then builds alternately (recipe, ours, recipe, ours, …)
 ``--repeat`` times, each build in a fresh folder and its own subprocess:
 
 - ours: ``python -m indexer rebuild FILE --index-dir DIR --quiet`` (worker
@@ -38,7 +43,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import ROOT, data_dir, median
+from _common import ROOT, data_dir, generated_corpus, generated_label, index_cache_path, median
 
 # Rough rates on a loaded 2-core machine, only for the up-front time estimate.
 EST_RATE = {"recipe": 200.0, "ours": 70.0}
@@ -188,15 +193,23 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1, help="repeat the corpus K times with new ids")
     parser.add_argument("--skip-recipe", action="store_true", help="build only ours (a 10x recipe run takes long)")
     parser.add_argument("--tmp", help="folder for the corpus and the indexes (default: the system temp folder)")
+    parser.add_argument("--generated", type=int, default=0, help="N generated articles instead of the CCTV ones (bench/_generate.py)")
+    parser.add_argument("--seed", type=int, default=1, help="with --generated: the generator's seed")
     args = parser.parse_args()
     source = data_dir(args.data) / "cctv-xwlb" / "articles.jsonl"
     names = ["ours"] if args.skip_recipe else ["recipe", "ours"]
     work = Path(tempfile.mkdtemp(prefix="zhsearch-build-", dir=args.tmp))
     try:
-        corpus = work / "articles.jsonl"
-        count = write_corpus(source, corpus, args.articles, max(1, args.scale))
+        if args.generated:
+            corpus = generated_corpus(source, args.generated, args.seed)
+            count = sum(1 for line in corpus.open(encoding="utf-8") if line.strip())
+            what = f"generated, seed {args.seed}"
+        else:
+            corpus = work / "articles.jsonl"
+            count = write_corpus(source, corpus, args.articles, max(1, args.scale))
+            what = f"scale {args.scale}"
         estimate = sum(args.repeat * (count / EST_RATE[n] + 2) for n in names)
-        print(f"{count} articles ({corpus.stat().st_size / MB:.1f} MB, scale {args.scale}), {args.repeat} builds per side, "
+        print(f"{count} articles ({corpus.stat().st_size / MB:.1f} MB, {what}), {args.repeat} builds per side, "
               f"alternating; estimate ~{estimate / 60:.1f} min; load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
         sides = [Side(n) for n in names]
         for i in range(args.repeat):
@@ -206,7 +219,13 @@ def main() -> None:
                 side.runs.append(run)
                 print(f"  {side.name:<6} run {i + 1}: {run.seconds:.1f} s, max RSS {run.max_rss_mb:.0f} MB, "
                       f"tree PSS {run.tree_pss_mb:.0f} MB, index {run.index_mb:.1f} MB", flush=True)
-                shutil.rmtree(index, ignore_errors=True)
+                keep = index_cache_path(corpus, label=generated_label(args.generated, args.seed)) if args.generated else None
+                if keep and side.name == "ours" and i == args.repeat - 1 and not (keep / "CURRENT").exists():
+                    shutil.rmtree(keep, ignore_errors=True)
+                    shutil.move(str(index), str(keep))
+                    print(f"  kept in {keep} (bench/query.py --generated {args.generated} uses it)", flush=True)
+                else:
+                    shutil.rmtree(index, ignore_errors=True)
         print_table(sides, count)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,10 +1,13 @@
 """Query latency side by side: the Whoosh + jieba recipe against ``search()``, in one process.
 
     python bench/query.py [--data DIR] [--articles 7000] [--queries 200] [--repeat 3] [--scale 1] [--skip-recipe]
+    python bench/query.py --generated N [--seed 1] [--queries 200] [--repeat 3] [--skip-recipe]
 
 Builds (once, cached in ``$ZHSEARCH_BENCH_CACHE``) both indexes over the same
 first ``--articles`` CCTV articles (0: all; ``--scale K`` repeats them K times
-with new ids, as ``bench/build.py`` does; ``--skip-recipe`` times ours alone), and draws ``--queries`` queries
+with new ids, as ``bench/build.py`` does; ``--generated N`` takes instead ``N``
+articles generated from the CCTV sentences by ``bench/_generate.py``, cached
+too; ``--skip-recipe`` times ours alone), and draws ``--queries`` queries
 (seeded) of 2–3 jieba words from random titles of those articles. Then, in
 this one process, every query runs through three variants in turn (the order
 rotates from query to query), ``--repeat`` times; each pass starts from freshly
@@ -40,7 +43,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import CACHE, ROOT, cached_index, data_dir, median, percentile
+from _common import CACHE, ROOT, cached_index, data_dir, generated_corpus, generated_label, median, percentile
 from _recipe import Recipe
 from build import run_timed, write_corpus
 
@@ -48,7 +51,7 @@ import jieba
 import whoosh
 
 from search import search
-from search._index import CACHE as SEARCH_CACHE
+from search import close_indexes
 
 _HAN_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 VARIANTS = ("recipe AND", "recipe +hl", "ours")
@@ -90,7 +93,8 @@ def recipe_index(corpus: Path) -> Path:
 
 def title_queries(corpus: Path, *, count: int, seed: int) -> list[str]:
     """``count`` distinct queries of 2–3 Han words (length >= 2), each from one title, in title order."""
-    titles = [json.loads(line).get("title") or "" for line in corpus.read_text("utf-8").splitlines() if line.strip()]
+    with corpus.open(encoding="utf-8") as lines:  # a line at a time: a generated corpus can be GBs
+        titles = [json.loads(line).get("title") or "" for line in lines if line.strip()]
     rng = random.Random(seed)
     tokenizer = jieba.Tokenizer()  # its own dictionary: the recipe's jieba stays unloaded for its first query
     queries: list[str] = []
@@ -133,14 +137,22 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="passes over the queries")
     parser.add_argument("--scale", type=int, default=1, help="repeat the articles K times with new ids (the 10x run)")
     parser.add_argument("--skip-recipe", action="store_true", help="time only ours (the recipe's 10x build takes long)")
+    parser.add_argument("--generated", type=int, default=0, help="N generated articles instead of the CCTV ones (bench/_generate.py)")
+    parser.add_argument("--seed", type=int, default=1, help="with --generated: the generator's seed")
     args = parser.parse_args()
-    corpus = subset(data_dir(args.data) / "cctv-xwlb" / "articles.jsonl", args.articles, max(1, args.scale))
+    source = data_dir(args.data) / "cctv-xwlb" / "articles.jsonl"
+    if args.generated:
+        corpus = generated_corpus(source, args.generated, args.seed)
+        label = generated_label(args.generated, args.seed)
+    else:
+        corpus = subset(source, args.articles, max(1, args.scale))
+        label = f"cctv{args.articles or 'all'}x{max(1, args.scale)}"
     articles = sum(1 for line in corpus.open(encoding="utf-8") if line.strip())
     estimate = args.repeat * args.queries * sum(EST_MS.values()) / 1000 + 4 * args.repeat + 10
     print(f"{articles} articles, {args.queries} queries x {args.repeat} passes x 3 variants; estimate ~{estimate / 60:.1f} min "
           f"(+ ~{articles / EST_BUILD_RATE['recipe'] / 60 + articles / EST_BUILD_RATE['ours'] / 60:.1f} min if the indexes "
           f"are not cached); load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
-    ours_index = cached_index(corpus, label=f"cctv{args.articles or 'all'}x{max(1, args.scale)}")
+    ours_index = cached_index(corpus, label=label)
     rec_index = None if args.skip_recipe else recipe_index(corpus)
     variants = ("ours",) if rec_index is None else VARIANTS
     queries = title_queries(corpus, count=args.queries, seed=42)
@@ -170,7 +182,7 @@ def main() -> None:
     for rep in range(args.repeat):
         # Each pass starts from freshly opened indexes (ours also drops its postings
         # cache), so repeating the queries does not time a cache of these very queries.
-        SEARCH_CACHE.clear()
+        close_indexes()
         if recipe is not None:
             recipe.close()
             recipe = Recipe.open(rec_index)  # type: ignore[arg-type]
