@@ -50,8 +50,7 @@ from build import run_timed, write_corpus
 import jieba
 import whoosh
 
-from search import search
-from search import close_indexes
+from search import close_indexes, search
 
 _HAN_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 VARIANTS = ("recipe AND", "recipe +hl", "ours")
