@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from _common import cached_index, data_dir, median, percentile
 from query import subset, title_queries

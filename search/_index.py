@@ -171,11 +171,11 @@ class IndexCache:
 
 def _xapian_backend(location: str, *, vocabulary_dir: Path | None = None) -> Any:
     try:
-        from search import _xapian
+        from search import _shards, _xapian
     except ImportError as exc:
         raise IndexNotFoundError("this index is made of Xapian shards: install the xapian extra "
                                  "(pip install 'zhsearch[xapian]')") from exc
-    return _xapian.XapianBackend(location, _xapian.parse_location(location), vocabulary_dir=vocabulary_dir)
+    return _xapian.XapianBackend(location, _shards.parse_location(location), vocabulary_dir=vocabulary_dir)
 
 
 CACHE = IndexCache()

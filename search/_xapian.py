@@ -16,9 +16,9 @@ candidate's stored text. The relaxation policy is the same code
 giving each tier a fixed weight far above any BM25 score; reprints are folded
 by Xapian's collapse key and facets counted by its value-count match spies.
 
-Failure: every shard connection has a timeout (``TIMEOUT_MS``). A shard that
+Failure: every shard connection has a timeout (``search._shards.TIMEOUT_MS``). A shard that
 does not answer is replaced by its next replica; a shard with none left is
-dropped and the results are flagged ``partial``; none left at all is
+left out and counted (``SearchResults.unavailable_shards``); none left at all is
 ``IndexUnavailableError`` (503).
 """
 
@@ -29,7 +29,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,68 +43,13 @@ from search import _tiers
 from search._backend import Outcome, Ranked, Stored
 from search._exact import Needle, Requirement
 from search._plan import Plan
+from search._shards import Shard, combined
 from search._types import IndexInfo
-from search.errors import ArticleNotFoundError, IndexNotFoundError, IndexUnavailableError, QuerySyntaxError
+from search.errors import ArticleNotFoundError, IndexUnavailableError
 
-SCHEME = "xapian://"
-TIMEOUT_MS = 900  # a shard that has not answered by then is given up on (a request then takes at most about twice this)
-CONNECT_TIMEOUT_MS = 300
 RECHECK_SECONDS = 2.0  # how often a thread reconnects, to pick up a rebuilt index
 TIER_WEIGHT = 1e7  # above any BM25 score: tier t weighs (4 - t) of these
 BM25 = (1.2, 0.0, 1.0, 0.75, 0.5)  # k1, k2, k3, b, min_normlen: the local backend's k1 and b
-
-
-@dataclass(frozen=True)
-class Shard:
-    replicas: tuple[str, ...]  # "host:port" or a database path, in the order tried
-
-
-def parse_location(location: str) -> tuple[Shard, ...]:
-    if not location.startswith(SCHEME):
-        raise QuerySyntaxError(f"not a Xapian location: {location!r}")
-    shards = []
-    for part in location[len(SCHEME):].split(","):
-        replicas = tuple(r.strip() for r in part.split("|") if r.strip())
-        if replicas:
-            shards.append(Shard(replicas))
-    if not shards:
-        raise IndexNotFoundError(f"no shard in {location!r}")
-    return tuple(shards)
-
-
-def _open_replica(spec: str) -> xapian.Database:
-    if spec.startswith("/") or spec.startswith(".") or ":" not in spec:
-        return xapian.Database(spec)
-    host, _, port = spec.rpartition(":")
-    if not port.isdigit():
-        raise IndexNotFoundError(f"bad shard address {spec!r}: expected host:port")
-    return xapian.remote_open(host.strip("[]"), int(port), TIMEOUT_MS, CONNECT_TIMEOUT_MS)
-
-
-def _open_shard(shard: Shard) -> xapian.Database | None:
-    for spec in shard.replicas:
-        try:
-            db = _open_replica(spec)
-            db.get_doccount()  # answers, or raises
-            return db
-        except (xapian.NetworkError, xapian.DatabaseOpeningError, xapian.DatabaseError):
-            continue
-    return None
-
-
-def _combined(shards: Sequence[Shard]) -> tuple[xapian.Database, int]:
-    """The shards that answer, combined, and how many did not."""
-    combined = xapian.Database()
-    missing = 0
-    for shard in shards:
-        db = _open_shard(shard)
-        if db is None:
-            missing += 1
-        else:
-            combined.add_database(db)
-    if missing == len(shards):
-        raise IndexUnavailableError(f"no shard of the index answers ({len(shards)} tried)")
-    return combined, missing
 
 
 def _stored_match_text(stored: Stored) -> bytes:
@@ -188,7 +132,7 @@ class XapianBackend:
     def __init__(self, location: str, shards: Sequence[Shard], *, vocabulary_dir: Path | None = None) -> None:
         self.location = location
         self.shards = tuple(shards)
-        self.db, self.missing = _combined(self.shards)
+        self.db, self.missing = combined(self.shards)
         self.opened = time.monotonic()
         self._vocabulary_dir = vocabulary_dir
 
@@ -205,7 +149,7 @@ class XapianBackend:
             return fn()
         except (xapian.NetworkError, xapian.DatabaseModifiedError, xapian.DatabaseError):
             self.db.close()
-            self.db, self.missing = _combined(self.shards)
+            self.db, self.missing = combined(self.shards)
             try:
                 return fn()
             except (xapian.NetworkError, xapian.DatabaseError) as exc:

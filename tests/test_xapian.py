@@ -291,3 +291,15 @@ def test_python_m_web_takes_a_xapian_location(indexes: tuple[Path, Path], monkey
             group[0].kill()
         _cli.main(["--index-dir", remote, "--workers", "1"])  # servers down: said, and served anyway
         assert "no shard of the index answers" in capsys.readouterr().err
+
+
+def test_locations_name_shards_and_their_replicas() -> None:
+    from search import IndexNotFoundError
+    from search._shards import Shard, parse_location
+
+    assert parse_location("xapian://h1:7001|h2:7001, h3:7002 ,/data/shard-2") == (
+        Shard(("h1:7001", "h2:7001")), Shard(("h3:7002",)), Shard(("/data/shard-2",)))
+    with pytest.raises(IndexNotFoundError):
+        parse_location("xapian://, |")
+    with pytest.raises(IndexUnavailableError):  # nothing listens there: a clear error, at once
+        search("合作", index_dir=f"xapian://127.0.0.1:{_free_port()}")
