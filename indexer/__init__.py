@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 _HOME = {
     "BuildReport": "_build", "IndexStats": "_build", "build_index": "_build", "delete_articles": "_build",
     "index_stats": "_build", "update_index": "_build",
-    "Skipped": "_sources", "parse_article": "_sources", "read_sources": "_sources",
+    "Skipped": "_items", "parse_article": "_sources", "read_sources": "_sources",
     "CURRENT": "_store", "check_meta": "_store", "current_generation": "_store", "open_generation": "_store",
     "NO_DATE": "schema",
     "ANALYZER_VERSION": "analysis", "ChineseAnalyzer": "analysis", "ChineseCharAnalyzer": "analysis",
@@ -20,7 +20,8 @@ _HOME = {
 
 if TYPE_CHECKING:
     from indexer._build import BuildReport, IndexStats, build_index, delete_articles, index_stats, update_index
-    from indexer._sources import Skipped, parse_article, read_sources
+    from indexer._items import Skipped
+    from indexer._sources import parse_article, read_sources
     from indexer._store import CURRENT, check_meta, current_generation, open_generation
     from indexer.analysis import ANALYZER_VERSION, ChineseAnalyzer, ChineseCharAnalyzer
     from indexer.article import Article

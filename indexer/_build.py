@@ -20,7 +20,8 @@ from whoosh.writing import IndexWriter
 from indexer import _store, settings
 from indexer._writer import ParallelWriter, PooledSegmentWriter
 from indexer.normalize import normalize
-from indexer._sources import Item, Note, Skipped, read_sources
+from indexer._items import Item, Note, Skipped
+from indexer._sources import read_sources
 from indexer.vocab import write_vocab
 from indexer.matchtext import match_text
 from indexer.textrules import SENTENCE_END

@@ -14,66 +14,30 @@ followed. A SOURCE that is itself a symlink is followed: it was named.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
-from urllib.parse import urlsplit
 
-from indexer._decode import (
-    Decoded,
-    UndecodableError,
-    decode_lenient,
-    decode_text,
-    encoding_name,
-    lines_encoding,
-    valid_utf8,
-)
+from indexer._decode import Decoded, UndecodableError, decode_text
+from indexer._items import MAX_FILE_BYTES, Item, Skipped, failure, finish, replaced_note
+from indexer._records import read_doc_records, read_jsonl
 from indexer._text import clean_lines, parse_page_text
-from indexer.article import MAX_ID_CHARS, Article, cap_fields, derive_title
+from indexer.article import Article
 from indexer.errors import ArticleParseError
 from indexer.textrules import parse_date
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_RECORD_BYTES = MAX_FILE_BYTES  # one JSON line; a longer one is skipped, as a larger file is
-JSONL_SAMPLE_BYTES = 1024 * 1024  # what a JSON lines file's encoding is judged on
 OUTSIDE_LINK = "symbolic link to a file outside SOURCE"
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 TEXT_SUFFIXES = {".txt", ".text", ""}
 RECORD_SUFFIXES = {".dat", ".xml", ".trec", ".sgml"}
-_SOGOU_DOC = re.compile(r"<doc>(.*?)</doc>", re.S)
-_SOGOU_FIELD = re.compile(r"<(url|docno|contenttitle|content)>(.*?)</\1>", re.S)
-_URL_DATE = re.compile(r"/((?:19|20)\d{2})(\d{2})(\d{2})/")
 # A line that stands in this share of a folder's text files (and in at least
 # three of them) is site boilerplate, not article text.
 BOILERPLATE_SHARE = 0.3
 BOILERPLATE_MIN_FILES = 3
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """An input item that did not become an article, and why."""
-
-    item: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Note:
-    """An input item that was indexed with a change (bytes replaced, a field cut), and which."""
-
-    item: str
-    note: str
-
-
-Item = Article | Skipped
 
 
 def shown_name(name: str) -> str:
@@ -159,7 +123,7 @@ def _read_file(path: Path, rel: str, boilerplate: frozenset[str]) -> Iterator[It
             raise ArticleParseError(rel, "empty file")
         suffix = path.suffix.lower()
         if suffix in JSONL_SUFFIXES:
-            yield from _read_jsonl(path, rel)
+            yield from read_jsonl(path, rel)
             return
         if suffix not in HTML_SUFFIXES | TEXT_SUFFIXES | RECORD_SUFFIXES:
             raise ArticleParseError(rel, f"unsupported file type {suffix!r}")
@@ -168,10 +132,10 @@ def _read_file(path: Path, rel: str, boilerplate: frozenset[str]) -> Iterator[It
         decoded = _decode(path.read_bytes(), rel)
         text = decoded.text
         head = text[:2048].lstrip().lower()
-        notes = (_replaced_note(decoded.replaced, decoded.encoding),) if decoded.replaced else ()
+        notes = (replaced_note(decoded.replaced, decoded.encoding),) if decoded.replaced else ()
         if suffix in RECORD_SUFFIXES or head.startswith(("<doc>", "<docs>", "<doclist>")):
             if "<doc>" in text[:4096]:
-                for item in _read_doc_records(text, rel):
+                for item in read_doc_records(text, rel):
                     yield replace(item, notes=notes + item.notes) if isinstance(item, Article) and notes else item
                 return
             if suffix in RECORD_SUFFIXES:
@@ -186,16 +150,7 @@ def _read_file(path: Path, rel: str, boilerplate: frozenset[str]) -> Iterator[It
     except OSError as exc:
         yield Skipped(rel, f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # a reader's own failure on odd input: this file only, never the build
-        yield Skipped(rel, _failure(exc))
-
-
-def _replaced_note(bad: int, encoding: str) -> str:
-    return f"{bad} invalid {encoding_name(encoding)} byte sequence{'s' if bad > 1 else ''} replaced with U+FFFD"
-
-
-def _failure(exc: BaseException) -> str:
-    message = " ".join(str(exc).split())
-    return f"cannot read ({type(exc).__name__}: {message[:200]})" if message else f"cannot read ({type(exc).__name__})"
+        yield Skipped(rel, failure(exc))
 
 
 def parse_article(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Article:
@@ -217,36 +172,9 @@ def _decode(data: bytes, rel: str) -> Decoded:
         raise ArticleParseError(rel, str(exc)) from exc
 
 
-def _finish(
-    rel: str, *, title: str | None, body: str, published: datetime | None = None, article_id: str | None = None,
-    notes: tuple[str, ...] = (), **fields: str | None,
-) -> Article:
-    """The article of ``rel``, its fields stripped and capped (``article.cap_fields``)."""
-    article_id = article_id or rel
-    if len(article_id) > MAX_ID_CHARS:
-        raise ArticleParseError(rel, f"id too long ({len(article_id):,} characters > {MAX_ID_CHARS:,})")
-    body = body.strip()
-    if not body and not (title or "").strip():
-        raise ArticleParseError(rel, "no text")
-    if not body:
-        body = title or ""
-    title = (title or "").strip()
-    derived = not title
-    return cap_fields(Article(
-        id=article_id,
-        title=title or derive_title(body),
-        body=body,
-        published=published,
-        title_derived=derived,
-        origin=fields.pop("origin", None) or rel,
-        notes=notes,
-        **{k: (v.strip() if isinstance(v, str) and v.strip() else None) for k, v in fields.items()},
-    ))
-
-
 def _from_page_text(text: str, rel: str, boilerplate: frozenset[str]) -> Article:
     page = parse_page_text(text, boilerplate=boilerplate)
-    return _finish(
+    return finish(
         rel,
         title=page.title,
         body=page.body,
@@ -263,150 +191,10 @@ def _from_html(text: str, rel: str) -> Article:
     from indexer._html import extract_html
 
     page = extract_html(text, url=rel)
-    return _finish(
+    return finish(
         rel, title=page.title, body=page.body, published=page.published,
         source=page.source, author=page.author, url=page.url,
     )
-
-
-def _read_jsonl(path: Path, rel: str) -> Iterator[Item]:
-    """One record per line. The file's encoding is judged once, on its first
-    ``JSONL_SAMPLE_BYTES``: a line that is not valid in it is read with a few
-    bad bytes replaced, or skipped, never guessed to be in another encoding."""
-    with path.open("rb") as fh:
-        sample = fh.read(JSONL_SAMPLE_BYTES)
-        encoding = lines_encoding(sample, complete=len(sample) < JSONL_SAMPLE_BYTES)
-        fh.seek(0)
-        for lineno, raw in enumerate(_lines(fh), 1):
-            where = f"{rel}:{lineno}"
-            if isinstance(raw, int):
-                yield Skipped(where, f"record too large ({raw / 2**20:.1f} MB > {MAX_RECORD_BYTES // 2**20} MB)")
-                continue
-            if not raw.strip():
-                continue
-            try:
-                yield _from_line(raw, where, encoding=encoding, first=lineno == 1)
-            except ArticleParseError as exc:
-                yield Skipped(exc.path, exc.reason)
-            except Exception as exc:  # one line's surprise is that line's skip
-                yield Skipped(where, _failure(exc))
-
-
-def _lines(fh: BinaryIO) -> Iterator[bytes | int]:
-    """The lines of ``fh``; for one longer than ``MAX_RECORD_BYTES``, which is not held in memory, its length."""
-    while raw := fh.readline(MAX_RECORD_BYTES + 1):
-        if len(raw) > MAX_RECORD_BYTES and not raw.endswith(b"\n"):
-            size = len(raw)
-            while (rest := fh.readline(JSONL_SAMPLE_BYTES)) and not rest.endswith(b"\n"):
-                size += len(rest)
-            yield size + len(rest)
-        else:
-            yield raw
-
-
-def _from_line(raw: bytes, where: str, *, encoding: str, first: bool) -> Article:
-    notes: tuple[str, ...] = ()
-    try:
-        if encoding != "utf-8" and not raw.isascii() and valid_utf8(raw):
-            # Chinese in GB18030 or Big5 is almost never valid UTF-8: this line is UTF-8 in a mixed file.
-            line = raw.decode("utf-8")
-            notes = (f"read as UTF-8 (the file is {encoding_name(encoding)})",)
-        else:
-            line = raw.decode("utf-8-sig" if first and encoding == "utf-8" else encoding)
-    except UnicodeDecodeError as exc:
-        lenient = decode_lenient(raw, encoding)
-        name = encoding_name(encoding)
-        if lenient is None:
-            raise ArticleParseError(where, f"invalid {name} at byte {exc.start + 1}, too damaged to repair (the file is read as {name})") from exc
-        line, bad = lenient
-        notes = (_replaced_note(bad, encoding),)
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ArticleParseError(where, f"invalid JSON ({exc.msg.removesuffix(' at')}, column {exc.colno})") from exc
-    except RecursionError as exc:
-        raise ArticleParseError(where, "invalid JSON (nested too deeply)") from exc
-    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
-        raise ArticleParseError(where, f"invalid JSON ({str(exc).split(';')[0]})") from exc
-    if not isinstance(record, dict):
-        raise ArticleParseError(where, "not a JSON object")
-    if _SURROGATE_ESCAPE.search(line):
-        cleaned = {k: _without_surrogates(v) for k, v in record.items()}
-        if cleaned != record:
-            record = cleaned
-            notes += ("lone surrogate escapes (half characters) replaced with U+FFFD",)
-    return _from_record(record, where, notes=notes)
-
-
-# JSON may escape half of a UTF-16 surrogate pair alone ("\ud83d"): Python reads it as a
-# lone surrogate, which no UTF-8 file can hold (the index writer fails on it).
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _without_surrogates(value: object) -> object:
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_without_surrogates(v) for v in value]
-    return value
-
-
-def _text_field(record: dict[str, object], *names: str) -> str | None:
-    for name in names:
-        value = record.get(name)
-        if isinstance(value, str) and value.strip():
-            return value
-        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            return "\n".join(value)  # type: ignore[arg-type]
-    return None
-
-
-def _from_record(record: dict[str, object], where: str, *, notes: tuple[str, ...] = ()) -> Article:
-    raw_id = record.get("id")
-    valid_id = isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) and str(raw_id).strip()
-    body = _text_field(record, "text", "body", "content") or ""
-    body = "\n".join(clean_lines(body))
-    return _finish(
-        where,
-        article_id=str(raw_id) if valid_id else where,
-        title=_text_field(record, "title"),
-        body=body,
-        published=parse_date(_text_field(record, "date", "published", "publish_time", "time")),
-        source=_text_field(record, "source"),
-        category=_text_field(record, "category"),
-        url=_text_field(record, "url"),
-        author=_text_field(record, "author"),
-        origin=where,
-        notes=notes,
-    )
-
-
-def _read_doc_records(text: str, rel: str) -> Iterator[Item]:
-    for n, match in enumerate(_SOGOU_DOC.finditer(text), 1):
-        fields = {m.group(1): m.group(2) for m in _SOGOU_FIELD.finditer(match.group(1))}
-        where = f"{rel}#{n}"
-        url = (fields.get("url") or "").strip() or None
-        body = "\n".join(clean_lines(fields.get("content", "").replace("\ue40c", "\n")))
-        published = None
-        if url and (d := _URL_DATE.search(url)):
-            published = parse_date("-".join(d.groups()))
-        host = urlsplit(url).hostname if url else None
-        docno = (fields.get("docno") or "").strip()
-        try:
-            yield _finish(
-                where,
-                article_id=docno or where,
-                title=fields.get("contenttitle"),
-                body=body,
-                published=published,
-                source=host,
-                category=host.split(".")[0] if host else None,
-                url=url,
-                origin=where,
-            )
-        except ArticleParseError as exc:
-            yield Skipped(exc.path, exc.reason)
 
 
 def _folder_boilerplate(source: Path, *, follow_symlinks: bool) -> dict[Path, frozenset[str]]:

@@ -24,7 +24,8 @@ from indexer import _store, settings
 from indexer import schema as F
 from indexer import xapianformat as X
 from indexer._build import BuildReport, Progress, _articles, _document, _new_generation
-from indexer._sources import Skipped, read_sources
+from indexer._items import Skipped
+from indexer._sources import read_sources
 from indexer.analysis import ChineseAnalyzer
 from indexer.errors import IndexNotFoundError
 from indexer.matchtext import SEPARATOR, gram_spans

@@ -399,10 +399,10 @@ def test_oversized_fields_are_capped_and_noted(tmp_path: Path) -> None:
 
 
 def test_error_a_json_line_over_the_record_cap_is_skipped_and_the_next_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from indexer import _sources
+    from indexer import _records
 
-    monkeypatch.setattr(_sources, "MAX_RECORD_BYTES", 1000)
-    monkeypatch.setattr(_sources, "JSONL_SAMPLE_BYTES", 64)
+    monkeypatch.setattr(_records, "MAX_RECORD_BYTES", 1000)
+    monkeypatch.setattr(_records, "JSONL_SAMPLE_BYTES", 64)
     big = json.dumps({"id": "big", "title": "大", "text": "长" * 2000}, ensure_ascii=False)
     small = json.dumps({"id": "small", "title": "小", "text": "短的正文。"}, ensure_ascii=False)
     (tmp_path / "feed.jsonl").write_text(f"{small}\n{big}\n{small.replace('small', 'next')}\n", "utf-8")
