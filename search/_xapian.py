@@ -65,6 +65,7 @@ class XapianSets:
 
     def __init__(self, backend: XapianBackend) -> None:
         self._b = backend
+        self._counts: dict[str, int] = {}
 
     def everything(self) -> xapian.Query:
         return xapian.Query.MatchAll
@@ -117,7 +118,14 @@ class XapianSets:
         return xapian.Query(xapian.Query.OP_AND_NOT, a, b)
 
     def count(self, s: xapian.Query) -> int:
-        return self._b.count_query(s)
+        """Counted once per query (the policy and the page ask for the same sets)."""
+        if s.empty():
+            return 0
+        key = str(s)
+        found = self._counts.get(key)
+        if found is None:
+            found = self._counts[key] = self._b.count_query(s)
+        return found
 
 
 def _phrase(terms: list[str]) -> xapian.Query:
@@ -313,64 +321,57 @@ class XapianBackend:
             enquire.set_docid_order(xapian.Enquire.ASCENDING)
         if plan.reprints_of is None:
             enquire.set_collapse_key(X.DUP)
-        total = self.db.get_doccount()
-        mset = enquire.get_mset((plan.page - 1) * plan.per_page, plan.per_page, total)
-        listed = sets.either(sets.either(tiers.exact, tiers.regional), partial_q) if n_partial else sets.either(tiers.exact, tiers.regional)
+        # The page alone (the counts come from their own matches): Xapian may stop once no
+        # other article can enter it.
+        mset = enquire.get_mset((plan.page - 1) * plan.per_page, plan.per_page)
         items = [(item.weight, item.document) for item in mset]
-        sizes = self._group_sizes(listed, [d.get_value(X.DUP) for _w, d in items]) if plan.reprints_of is None else {}
+        listed = tiers.exact
+        if n_regional:
+            listed = sets.either(listed, tiers.regional)
+        if n_partial:
+            listed = sets.either(listed, partial_q)
+        n_listed = n_exact + n_regional + n_partial
+        scope = tiers.exact if n_exact or plan.empty else listed
+        # One pass over the listed articles counts the reprint groups and each group's size
+        # (Xapian's collapse counts are lower bounds, and its collapsed estimates not exact);
+        # the facets are counted in the same pass when they are over the same articles.
+        fold = plan.reprints_of is None and n_listed > 0
+        facets, sizes = self._counted(listed, plan.facet_fields if scope is listed else (), dup=fold)
+        if scope is not listed:
+            facets, _ = self._counted(scope, plan.facet_fields, dup=False)
         hits = []
         for weight, document in items:
             tier = min(3, max(0, 4 - int(weight // TIER_WEIGHT)))
             score = 0.0 if plan.sort == "date" else weight - (4 - tier) * TIER_WEIGHT
             hits.append(Ranked(X.decode_stored(document.get_data()), round(score, 6), _tiers.TIER_NAMES[tier],
-                               max(0, sizes.get(document.get_value(X.DUP), 1) - 1)))
-        n_listed = n_exact + n_regional + n_partial
-        groups = n_listed if plan.reprints_of is not None else self._groups(listed, n_listed)
-        scope = tiers.exact if n_exact or plan.empty else listed
+                               max(0, sizes.get(document.get_value(X.DUP), 1) - 1) if fold else 0))
+        groups = len(sizes) if fold else n_listed
         return Outcome(hits=tuple(hits), exact=n_exact, regional=n_regional, partial=n_partial, groups=groups,
-                       facets=self._facets(plan.facet_fields, scope), facets_of="exact" if n_exact or plan.empty else "listed",
+                       facets=facets, facets_of="exact" if n_exact or plan.empty else "listed",
                        partial_shards=self.missing)
 
-    def _group_sizes(self, listed: xapian.Query, keys: list[bytes]) -> dict[bytes, int]:
-        """How many listed articles each of these reprint keys has (Xapian's collapse
-        counts are lower bounds, not counts)."""
-        if not keys:
-            return {}
-        groups = [xapian.Query(xapian.Query.OP_VALUE_RANGE, X.DUP, k, k) for k in dict.fromkeys(keys)]
-        enquire = xapian.Enquire(self.db)
-        enquire.set_weighting_scheme(xapian.BoolWeight())
-        enquire.set_query(xapian.Query(xapian.Query.OP_AND, listed, xapian.Query(xapian.Query.OP_OR, groups)))
-        spy = xapian.ValueCountMatchSpy(X.DUP)
-        enquire.add_matchspy(spy)
-        enquire.get_mset(0, 0, self.db.get_doccount())
-        return {item.term: int(item.termfreq) for item in spy.values()}
-
-    def _groups(self, listed: xapian.Query, n_listed: int) -> int:
-        """How many groups of reprints the listed articles make (Xapian's estimate of a
-        collapsed count is not exact, even when every match was checked)."""
-        if not n_listed:
-            return 0
-        enquire = xapian.Enquire(self.db)
-        enquire.set_weighting_scheme(xapian.BoolWeight())
-        enquire.set_query(listed)
-        enquire.set_collapse_key(X.DUP)
-        return int(enquire.get_mset(0, n_listed, n_listed).size())
-
-    def _facets(self, names: Sequence[str], scope: xapian.Query) -> dict[str, tuple[tuple[str, int], ...]]:
-        enquire = xapian.Enquire(self.db)
-        enquire.set_weighting_scheme(xapian.BoolWeight())
-        enquire.set_query(scope)
+    def _counted(self, docs: xapian.Query, names: Sequence[str], *, dup: bool
+                 ) -> tuple[dict[str, tuple[tuple[str, int], ...]], dict[bytes, int]]:
+        """Facet counts of ``names`` over ``docs`` (most first), and with ``dup`` the number
+        of articles of each reprint key among them, in one match."""
         spies = {name: xapian.ValueCountMatchSpy(X.FACET_SLOT[name]) for name in names if name in X.FACET_SLOT}
-        for spy in spies.values():
+        groups = xapian.ValueCountMatchSpy(X.DUP) if dup else None
+        if not spies and groups is None:
+            return {}, {}
+        enquire = xapian.Enquire(self.db)
+        enquire.set_weighting_scheme(xapian.BoolWeight())
+        enquire.set_query(docs)
+        for spy in [*spies.values(), *([groups] if groups is not None else [])]:
             enquire.add_matchspy(spy)
         enquire.get_mset(0, 0, self.db.get_doccount())
-        out: dict[str, tuple[tuple[str, int], ...]] = {}
+        facets: dict[str, tuple[tuple[str, int], ...]] = {}
         for name, spy in spies.items():
             values = [(item.term.decode("utf-8"), int(item.termfreq)) for item in spy.values()]
             values = [(v, n) for v, n in values if v]
             values.sort(key=lambda kv: (-kv[1], kv[0]))
-            out[name] = tuple(values)
-        return out
+            facets[name] = tuple(values)
+        sizes = {item.term: int(item.termfreq) for item in groups.values()} if groups is not None else {}
+        return facets, sizes
 
 
 def _bound(value: Any) -> bytes | None:
