@@ -157,6 +157,22 @@ def _document(article: Article, report: BuildReport) -> dict[str, object] | None
     return doc
 
 
+def rebuild_documents(sources: Iterable[str | os.PathLike[str]], report: BuildReport, progress: Progress | None, *,
+                      follow_symlinks: bool) -> Iterator[dict[str, object]]:
+    """The documents a rebuild writes: each article of ``sources`` once (a later one with the same
+    id is skipped, naming the first), and every skip and note in ``report``."""
+    seen: dict[str, str] = {}
+    for article in _articles(read_sources(sources, follow_symlinks=follow_symlinks), report, progress):
+        first = seen.get(article.id)
+        if first is not None:
+            report.skipped.append(Skipped(article.origin or article.id, f"duplicate id {article.id!r} (first in {first})"))
+            continue
+        doc = _document(article, report)
+        if doc is not None:
+            seen[article.id] = article.origin or article.id
+            yield doc
+
+
 def build_index(
     sources: Iterable[str | os.PathLike[str]],
     *,
@@ -179,17 +195,8 @@ def build_index(
             workers = procs or settings.procs()
             writer = (ParallelWriter(ix, workers, limitmb=WRITER_MEMORY_MB) if workers > 1
                       else PooledSegmentWriter(ix, limitmb=WRITER_MEMORY_MB))
-            seen: dict[str, str] = {}
             try:
-                for article in _articles(read_sources(sources, follow_symlinks=follow_symlinks), report, progress):
-                    first = seen.get(article.id)
-                    if first is not None:
-                        report.skipped.append(Skipped(article.origin or article.id, f"duplicate id {article.id!r} (first in {first})"))
-                        continue
-                    doc = _document(article, report)
-                    if doc is None:
-                        continue
-                    seen[article.id] = article.origin or article.id
+                for doc in rebuild_documents(sources, report, progress, follow_symlinks=follow_symlinks):
                     writer.add_document(**doc)
                     report.indexed += 1
             except BaseException:
@@ -230,12 +237,11 @@ def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callab
 def _sharded(index_dir: str | os.PathLike[str] | None) -> Callable[..., BuildReport] | None:
     """For an index of Xapian shards, the function that changes it; None for a Whoosh index."""
     root = settings.index_dir(index_dir)
-    gen = _store.current_generation(root)
-    if _store.check_meta(gen).get("backend") != "xapian":
+    if _store.check_meta(_store.served_generation(root)).get("backend") != "xapian":
         return None
     from indexer._xapian import modify_shards
 
-    return lambda action, **kw: modify_shards(root, gen, action, **kw)
+    return lambda action, **kw: modify_shards(root, action, **kw)
 
 
 def update_index(

@@ -23,8 +23,7 @@ import xapian
 from indexer import _store, settings
 from indexer import schema as F
 from indexer import xapianformat as X
-from indexer._build import BuildReport, Progress, _articles, _document, _new_generation
-from indexer._items import Skipped
+from indexer._build import BuildReport, Progress, _articles, _document, _new_generation, rebuild_documents
 from indexer._sources import read_sources
 from indexer.analysis import ChineseAnalyzer
 from indexer.errors import IndexNotFoundError
@@ -156,20 +155,8 @@ def build_shards(sources: Iterable[str | os.PathLike[str]], *, index_dir: str | 
         report.cleaned = _store.remove_stale(root)
         with _new_generation(root) as building:
             dbs = _open_shards(building, shards, create=True)
-            seen: dict[str, str] = {}
-
-            def docs() -> Iterator[dict[str, Any]]:
-                for article in _articles(read_sources(sources, follow_symlinks=follow_symlinks), report, progress):
-                    first = seen.get(article.id)
-                    if first is not None:
-                        report.skipped.append(Skipped(article.origin or article.id, f"duplicate id {article.id!r} (first in {first})"))
-                        continue
-                    doc = _document(article, report)
-                    if doc is not None:
-                        seen[article.id] = article.origin or article.id
-                        yield doc
-
-            for terms in _analysed(docs(), procs or settings.procs()):
+            documents = rebuild_documents(sources, report, progress, follow_symlinks=follow_symlinks)
+            for terms in _analysed(documents, procs or settings.procs()):
                 article_id = terms[0][len(X.ID):]
                 dbs[X.shard_of(article_id, shards)].replace_document(terms[0], _document_of(terms))
                 report.indexed += 1
@@ -180,19 +167,15 @@ def build_shards(sources: Iterable[str | os.PathLike[str]], *, index_dir: str | 
     return report
 
 
-def is_sharded(gen: Path) -> bool:
-    return _store.check_meta(gen).get("backend") == X.BACKEND
-
-
-def modify_shards(root: Path, gen: Path, action: str, *, sources: Iterable[str | os.PathLike[str]] = (),
+def modify_shards(root: Path, action: str, *, sources: Iterable[str | os.PathLike[str]] = (),
                   ids: Iterable[str] = (), progress: Progress | None = None, follow_symlinks: bool = False) -> BuildReport:
     """``update`` (articles from ``sources``) or ``delete`` (``ids``) on a copy of the served shards."""
     report = BuildReport(action, str(root))
     started = time.perf_counter()
-    shards = int(_store.check_meta(gen)["shards"])  # type: ignore[call-overload]
     with _store.writer_lock(root):
         report.cleaned = _store.remove_stale(root)
         gen = _store.current_generation(root)
+        shards = int(_store.check_meta(gen)["shards"])  # type: ignore[call-overload]
         with _new_generation(root) as building:
             for k in range(shards):  # Xapian changes its files in place: a copy, never hard links
                 shutil.copytree(gen / X.shard_name(k), building / X.shard_name(k))

@@ -104,9 +104,6 @@ class DenseFile:
         except OSError:
             pass
 
-    def __contains__(self, key: tuple[str, bytes]) -> bool:
-        return key in self._index
-
     def _read(self, offset: int, length: int) -> bytes:
         if self._fd is None:
             raise ValueError(f"{self._path}: closed")
@@ -139,14 +136,3 @@ class DenseFile:
         ends = np.frombuffer(self._read(offset + 8 * count, 4 * count), dtype=np.uint32).astype(np.int64)
         blob = self._read(offset + 12 * count, int(ends[-1]) if count else 0)
         return ids, ends, blob
-
-
-def read_index(path: str) -> dict[tuple[str, bytes], tuple[int, int]]:
-    """The term index of a dense file (for checks and tools)."""
-    dense = DenseFile.open(path)
-    try:
-        return dict(dense._index)
-    finally:
-        dense.close()
-
-

@@ -10,7 +10,7 @@ with Whoosh query objects used as plain data (``Term``, ``Phrase``, ``Or``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from whoosh import query as Q
 
 from search import _query
@@ -37,7 +37,7 @@ class Plan:
     empty: bool = False  # no text to match: filters alone, newest first
     has_phrases: bool = False
     word_count: int = 0  # distinct words of the query (a one-word query is never relaxed after a match)
-    facet_fields: tuple[str, ...] = field(default=())
+    facet_fields: tuple[str, ...] = ()
 
 
 def make_plan(parsed: _query.ParsedQuery, *, filters: list[Q.Query], sort: Sort, page: int, per_page: int,
