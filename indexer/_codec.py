@@ -1,73 +1,70 @@
-"""Whoosh's W3 codec with short posting lists inlined and postings written a term at a time.
+"""Whoosh's W3 codec with each term's postings in this project's compact encoding.
 
-The on-disk format is Whoosh's own W3 format, read back by Whoosh's own
-readers; only the writing side changes:
+The segment files are Whoosh's W3 files: the term dictionary (``.trm``, one
+W3 term record per term with Whoosh's statistics), the postings file (``.pst``),
+the per-document columns and the stored fields. What changes is what a term
+record points at: instead of Whoosh's blocks (pickled tuples of numbers, zlib,
+a float per posting and each position list pickled), the term's postings in
+``indexer.postings`` form, inside the record when short, else in ``.pst``.
+Whoosh's own readers, searcher and writer work on such segments: every segment
+names its codec (this class, pickled into the table of contents), and Whoosh
+reads postings only through the codec's ``postings_reader``, which gives them
+back as a matcher over decoded lists.
 
-- A term with fewer than ``INLINE_LIMIT`` postings keeps them inside its term
-  record instead of a zlib-compressed block of the postings file. Most terms of
-  a Chinese corpus (rare words, most character bigrams) are such terms. Whoosh
-  has this path, but its writer calls a method that does not exist
-  (``set_inline`` for ``set_inlined``), so its default limit of 1 never uses it.
-- Frequent terms also get their postings as plain arrays in one file per
-  segment (``indexer.dense``), which ``search`` reads without Whoosh's decoding.
-- ``add_postings`` takes each term's postings as a whole, reads every
-  document's field length once per field instead of once per posting, and
-  fills Whoosh's block buffers in bulk.
+What the encoding saves on a news corpus (``bench/size.py``): the weights of
+character grams and words are small whole numbers, one or two bytes instead of
+four; position lists are varint gaps instead of a pickled list each; a
+``Frequency`` value (its weight again, as four bytes) is not written at all; a
+term of a few postings costs its bytes plus six in its record. ``search`` reads
+the same bytes straight into numpy arrays (``search._postings``).
 
-Whoosh's own writer can add to, merge and optimize segments written here:
-
-- Whoosh reads inlined postings through a ``ListMatcher``, which answers ``""``
-  (not ``b""``) for a posting without a value (fields of frequencies or mere
-  presence) and which Whoosh's writer then refuses when it merges the segment.
-  Whoosh never inlines with its default limit, so only inlined terms meet it;
-  ``postings_reader`` wraps them in a matcher that behaves as Whoosh's block
-  matcher does. The bytes on disk are unchanged, so indexes written before
-  read back the same way.
-- Term vectors are read back through the extent of their postings, so they are
-  never inlined: they keep Whoosh's own writer and its limit of 1.
+Writing takes each term's postings whole (``add_groups``): every document's
+field length is read once per field, not once per posting. Term vectors keep
+Whoosh's own postings writer: Whoosh reads them without the codec.
 
 The codec object is pickled into each segment's table of contents, so this
-class must stay importable under its name, and ``postings_reader`` applies to
-every segment written with it, old ones included.
+class must stay importable under its name.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Iterator, Sequence
 
+from whoosh.codec.base import PostingsWriter
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
 from whoosh.fields import Schema
+from whoosh.formats import Format, Frequency
 from whoosh.matching import ListMatcher, Matcher, NullMatcher
 
-from indexer import dense
+from indexer import postings
+from indexer.analysis import IndexPositions
 
-INLINE_LIMIT = 8
-BLOCK_LIMIT = 128
+BLOCK_LIMIT = 128  # Whoosh's own, for term vectors
 COMPRESSION = 3
+
+
 class Codec(W3Codec):
-    def __init__(self, blocklimit: int = BLOCK_LIMIT, compression: int = COMPRESSION, inlinelimit: int = INLINE_LIMIT) -> None:
+    compact_postings = postings.VERSION  # how readers tell this codec's segments from Whoosh's own
+
+    def __init__(self, blocklimit: int = BLOCK_LIMIT, compression: int = COMPRESSION, inlinelimit: int = 1) -> None:
         super().__init__(blocklimit=blocklimit, compression=compression, inlinelimit=inlinelimit)
 
     def field_writer(self, storage, segment):  # type: ignore[no-untyped-def]
         return _FieldWriter(self, storage, segment)
 
     def postings_writer(self, dbfile, byteids=False):  # type: ignore[no-untyped-def]
-        if byteids:  # term vectors: Whoosh's own writer, never inlined (their reader needs an extent)
+        if byteids:  # term vectors: Whoosh's own writer (Whoosh reads them without the codec)
             return W3PostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=True, compression=self._compression)
-        return _PostingsWriter(
-            dbfile, blocklimit=self._blocklimit, compression=self._compression, inlinelimit=self._inlinelimit
-        )
+        return _PostingsWriter(dbfile)
 
     def postings_reader(self, dbfile, terminfo, format_, term=None, scorer=None):  # type: ignore[no-untyped-def]
-        if terminfo.is_inlined():
-            ids, weights, values = terminfo.inlined_postings()
-            return _InlinedMatcher(ids, weights, values, format_, scorer=scorer, term=term, terminfo=terminfo)
-        return super().postings_reader(dbfile, terminfo, format_, term=term, scorer=scorer)
+        decoded = postings.decode_term(terminfo, dbfile.get)
+        return _ListedMatcher(decoded.ids.tolist(), decoded.weights.tolist(), decoded.values(), format_,
+                              scorer=scorer, term=term, terminfo=terminfo)
 
 
-class _InlinedMatcher(ListMatcher):
-    """A term's inlined postings, answering as Whoosh's block matcher does.
+class _ListedMatcher(ListMatcher):
+    """A term's decoded postings, answering as Whoosh's block matcher does.
 
     Whoosh's ``ListMatcher`` gives ``""`` for a posting without a value, loses
     the term and its statistics in ``copy()``, and asks the scorer for a bound
@@ -81,8 +78,8 @@ class _InlinedMatcher(ListMatcher):
         values = self._values or [b""] * len(self._ids)
         return zip(self._ids, (v or b"" for v in values))
 
-    def copy(self) -> _InlinedMatcher:
-        return _InlinedMatcher(
+    def copy(self) -> _ListedMatcher:
+        return _ListedMatcher(
             self._ids, self._weights, self._values, self._format, self._scorer,
             self._i, self._all_weights, term=self._term, terminfo=self._terminfo,
         )
@@ -95,59 +92,86 @@ class _InlinedMatcher(ListMatcher):
         return self
 
 
-class _PostingsWriter(W3PostingsWriter):
+class _PostingsWriter(PostingsWriter):
+    """Buffers one term's postings and writes them in ``indexer.postings`` form.
+
+    It answers the block statistics Whoosh's ``W3TermInfo.add_block`` asks for,
+    over the whole term (one block).
+    """
+
+    def __init__(self, postfile) -> None:  # type: ignore[no-untyped-def]
+        self._postfile = postfile
+        self._terminfo = None
+        self._format: Format | None = None
+        self._ids: list[int] = []
+        self._weights: list[float] = []
+        self._values: list[bytes] = []
+        self._lengths: list[int] = []
+
+    def start_postings(self, format_: Format, terminfo) -> None:  # type: ignore[no-untyped-def]
+        if self._terminfo is not None:
+            raise RuntimeError("start_postings called inside a term")
+        self._format = format_
+        self._terminfo = terminfo
+        self._ids, self._weights, self._values, self._lengths = [], [], [], []
+
+    def add_posting(self, id_: int, weight: float, vbytes: bytes, length: int | None = None) -> None:
+        self._ids.append(id_)
+        self._weights.append(weight)
+        self._values.append(vbytes or b"")
+        self._lengths.append(length or 0)
+
+    def add_all(self, ids: Sequence[int], weights: Sequence[float], values: list[bytes], lengths: list[int]) -> None:
+        """One term's postings at once, sorted by document."""
+        self._ids.extend(ids)
+        self._weights.extend(weights)
+        self._values.extend(values)
+        self._lengths.extend(lengths)
+
+    def written(self) -> bool:
+        return False
+
     def finish_postings(self):  # type: ignore[no-untyped-def]
-        terminfo = self._terminfo
-        if not self.written() and len(self) < self._inlinelimit:
-            terminfo.add_block(self)
-            terminfo.set_inlined(self._ids, self._weights, self._values)
+        terminfo, fmt = self._terminfo, self._format
+        terminfo.add_block(self)
+        data = postings.encode(self._ids, self._weights, self._values, positional=isinstance(fmt, IndexPositions),
+                               frequency=isinstance(fmt, Frequency))
+        if len(data) <= postings.INLINE_MAX:
+            terminfo._inlined = postings.inline(data)  # W3TermInfo.to_bytes pickles whatever is inlined
         else:
-            if self._ids:
-                self._write_block(last=True)
-            startoffset = self._startoffset
-            terminfo.set_extent(startoffset, self._postfile.tell() - startoffset)
+            start = self._postfile.tell()
+            self._postfile.write(data)
+            terminfo.set_extent(start, len(data))
         self._terminfo = None
         return terminfo
 
-    def add_all(self, ids: list[int], weights: list[float], values: list[bytes], lengths: list[int]) -> None:
-        """Buffer one term's postings (sorted by document), writing full blocks as they fill."""
-        limit = self._blocklimit
-        for start in range(0, len(ids), limit):
-            if self._ids:
-                self._write_block()  # also starts a new block
-            end = start + limit
-            chunk_lengths = [n for n in lengths[start:end] if n]
-            self._ids = array("I", ids[start:end])
-            self._weights = array("f", weights[start:end])
-            self._values = [v for v in values[start:end] if v]
-            self._minlength = min(chunk_lengths) if chunk_lengths else None
-            self._maxlength = max(chunk_lengths) if chunk_lengths else 0
-            self._maxweight = max(0, max(weights[start:end]))
+    # The statistics W3TermInfo.add_block reads.
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def min_id(self) -> int:
+        return self._ids[0]
+
+    def max_id(self) -> int:
+        return self._ids[-1]
+
+    def min_length(self) -> int | None:
+        present = [n for n in self._lengths if n]
+        return min(present) if present else None
+
+    def max_length(self) -> int:
+        return max(self._lengths, default=0)
+
+    def max_weight(self) -> float:
+        return max(0, max(self._weights, default=0))
 
 
 class _FieldWriter(W3FieldWriter):
-    def __init__(self, codec, storage, segment):  # type: ignore[no-untyped-def]
-        super().__init__(codec, storage, segment)
-        self._dense: dense.DenseWriter | None = None
-
-    def _write_dense(self, fieldname: str, btext: bytes, ids: Sequence[int], weights: Sequence[float], values: list[bytes]) -> None:
-        if self._dense is None:
-            self._dense = dense.DenseWriter(self._segment.create_file(self._storage, dense.EXT))
-        self._dense.add(fieldname, btext, ids, weights, values)
-
-    def close(self) -> None:
-        if self._dense is not None:
-            self._dense.close()
-            self._dense = None
-        super().close()
-
     def add_groups(self, schema: Schema, lengths, groups: Iterable[tuple[str, bytes, Sequence[int], Sequence[float], list[bytes]]]) -> None:  # type: ignore[no-untyped-def]
         """Write terms given in (field, term) order, each with all its postings in document order."""
-        columns: dict[str, list[int]] = {}
+        columns: dict[str, Sequence[int]] = {}
         field = None
         for fieldname, btext, ids, weights, values in groups:
-            if len(ids) >= dense.DENSE_MIN:
-                self._write_dense(fieldname, btext, ids, weights, values)
             if fieldname != field:
                 if field is not None:
                     self.finish_field()

@@ -13,7 +13,7 @@ from whoosh.fields import COLUMN, DATETIME, ID, STORED, TEXT, Schema
 
 from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer, IndexFrequency, IndexPositions
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: postings in indexer.postings form, position lists as varint gaps
 
 ID_FIELD = "id"
 TITLE = "title"

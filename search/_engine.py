@@ -23,7 +23,7 @@ from whoosh import query as Q
 from whoosh.util.times import datetime_to_long
 
 from search._columns import NO_DATE, Columns
-from search._postings import DenseFile, Postings, dense_files, in_order, read_postings
+from search._postings import Postings, PostingsFile, in_order, postings_files, read_postings
 from search._shared import Shared
 
 
@@ -44,10 +44,10 @@ class Engine:
         if field not in self.reader.schema:
             return None
         btext = self.reader.schema[field].to_bytes(text)
-        return read_postings(self.leaves, self.dense(), field, btext, self.shared.charge)
+        return read_postings(self.leaves, self.files(), field, btext, self.shared.charge)
 
-    def dense(self) -> list[DenseFile]:
-        return self.shared.once("dense", lambda: dense_files(self.leaves))
+    def files(self) -> list[PostingsFile]:
+        return self.shared.once("postings files", lambda: postings_files(self.leaves))
 
     def term_mask(self, field: str, text: str) -> np.ndarray:
         """The documents (deleted ones included) holding one term."""

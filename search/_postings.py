@@ -1,14 +1,16 @@
 """A term's postings read from a generation's files into numpy arrays.
 
-Frequent terms come from each segment's dense file (``indexer.dense``: plain
-arrays); the others from Whoosh's W3 blocks, decoded a block at a time instead
-of one Python object per posting.
-Position strings are read only when a phrase asks for them.
+Each segment's term record (Whoosh's W3 term dictionary, read through the
+caller's Whoosh reader) holds the term's postings in ``indexer.postings`` form
+or points at them in the segment's ``.pst`` file, which is read here with
+``pread`` (no shared file offset, so any thread may read). A segment that
+Whoosh's own writer added (another codec) is read through Whoosh's matcher. The document
+numbers and frequencies are decoded at once; the position lists only when a
+phrase asks for them, one segment at a time.
 
 What is read here does not depend on the thread that read it: the arrays and
-the dense files are shared by every thread's engine over one generation
-(``search._shared.Shared``); Whoosh's readers, which seek a shared file handle,
-are not, so reading positions from Whoosh's blocks takes the caller's readers.
+the postings files are shared by every thread's engine over one generation
+(``search._shared.Shared``).
 """
 
 from __future__ import annotations
@@ -16,70 +18,97 @@ from __future__ import annotations
 import bisect
 import os
 import threading
-from array import array
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.formats import Positions
-from whoosh.matching import ListMatcher
 from whoosh.matching.wrappers import FilterMatcher
+from whoosh.reading import TermNotFound
 
-from indexer.dense import EXT as DENSE_EXT
-from indexer.dense import DenseFile
+from indexer import postings as encoding
+from indexer.analysis import IndexPositions
 
 Leaves = list[tuple[Any, int]]  # Whoosh segment readers with their first document number
-_POSITIONS = Positions()  # Whoosh's decoding of a position string
+POSTINGS_EXT = ".pst"  # Whoosh's W3 postings file
 
 
-_Segment = tuple[np.ndarray, np.ndarray, bytes] | dict[int, bytes]
+class PostingsFile:
+    """One segment's ``.pst`` file, read with ``pread``; ``absent()`` for a segment that has none."""
+
+    def __init__(self, fd: int | None, path: str = "") -> None:
+        self._fd = fd
+        self._path = path
+
+    @classmethod
+    def absent(cls) -> PostingsFile:
+        return cls(None)
+
+    @classmethod
+    def open(cls, path: str) -> PostingsFile:
+        try:
+            return cls(os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)), path)
+        except FileNotFoundError:
+            return cls.absent()
+
+    def read(self, offset: int, length: int) -> bytes:
+        if self._fd is None:
+            raise ValueError(f"{self._path or 'postings'}: no postings file")
+        if offset < 0 or length < 0:
+            raise ValueError(f"{self._path}: offset {offset}, length {length}")
+        data = os.pread(self._fd, length, offset)
+        if len(data) != length:
+            raise EOFError(f"{self._path}: {len(data)} of {length} bytes at {offset}")
+        return data
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        # Closed with the generation's shared state, when no thread's engine holds it any more.
+        try:
+            self.close()
+        except OSError:
+            pass
+
+
+def postings_files(leaves: Leaves) -> list[PostingsFile]:
+    """Each segment's postings file."""
+    out: list[PostingsFile] = []
+    for leaf, _base in leaves:
+        segment, storage = getattr(leaf, "_segment", None), getattr(leaf, "_storage", None)
+        folder = getattr(storage, "folder", None)
+        if segment is None or folder is None:
+            out.append(PostingsFile.absent())
+        else:
+            out.append(PostingsFile.open(os.path.join(folder, segment.make_filename(POSTINGS_EXT))))
+    return out
+
+
+_Positions = tuple[np.ndarray, np.ndarray, np.ndarray]  # local ids, each one's end in the flat positions, positions
 
 
 class Postings:
     """One term's postings over the whole index: document numbers and term frequencies;
-    the position strings are read only when a phrase asks for them."""
+    the position lists are decoded only when a phrase asks for them."""
 
-    __slots__ = ("_btext", "_charge", "_dense", "_field", "_lock", "_segments", "cached", "ids", "nbytes", "tf")
+    __slots__ = ("_charge", "_decoded", "_lock", "_segments", "cached", "ids", "nbytes", "tf")
 
-    def __init__(self, ids: np.ndarray, tf: np.ndarray, *, field: str, btext: bytes, dense: list[DenseFile],
+    def __init__(self, ids: np.ndarray, tf: np.ndarray, decoded: dict[int, encoding.Decoded],
                  charge: Callable[[Postings, int], None]) -> None:
         self.ids = ids
         self.tf = tf
-        self.nbytes = ids.nbytes + tf.nbytes
+        self._decoded = decoded  # per segment with position lists: the encoded lists, kept until decoded
+        self.nbytes = ids.nbytes + tf.nbytes + sum(len(d.payload or b"") for d in decoded.values())
         self.cached = False  # held by a cache that counts its bytes (set and read under that cache's lock)
-        self._field = field
-        self._btext = btext
-        self._dense = dense
-        self._charge = charge  # told how many bytes of position strings this term now holds
-        self._segments: dict[int, _Segment] = {}
+        self._charge = charge  # told how many bytes of decoded positions this term now holds
+        self._segments: dict[int, _Positions] = {}
         self._lock = threading.Lock()
 
     def positions_many(self, docnums: list[int], leaves: Leaves) -> list[list[int]]:
-        """Positions in each of these documents (sorted ascending), read through the caller's ``leaves``."""
-        decode = _POSITIONS.decode_positions
-        return [decode(v) if v else [] for v in self._many(docnums, leaves)]
-
-    def _segment(self, i: int, leaves: Leaves) -> _Segment:
-        found = self._segments.get(i)
-        if found is not None:
-            return found
-        found = self._dense[i].values(self._field, self._btext)
-        if found is None:
-            found = _segment_values(leaves[i][0], self._field, self._btext)
-        size = (found[0].nbytes + found[1].nbytes + len(found[2]) if isinstance(found, tuple)
-                else sum(len(v) + 80 for v in found.values()))
-        with self._lock:
-            if i in self._segments:  # another thread read it meanwhile
-                return self._segments[i]
-            self._segments[i] = found
-            self.nbytes += size
-        self._charge(self, size)
-        return found
-
-    def _many(self, docnums: list[int], leaves: Leaves) -> list[bytes]:
-        """Position strings of these documents (sorted ascending), b"" where the term is absent."""
-        out: list[bytes] = []
+        """Positions in each of these documents (sorted ascending); [] where the term is absent."""
+        out: list[list[int]] = []
         start = 0
         for i, (_leaf, base) in enumerate(leaves):
             end = bisect.bisect_left(docnums, leaves[i + 1][1], lo=start) if i + 1 < len(leaves) else len(docnums)
@@ -87,104 +116,81 @@ class Postings:
             start = end
             if not local:
                 continue
-            seg = self._segment(i, leaves)
-            if isinstance(seg, dict):
-                out.extend(seg.get(d - base, b"") for d in local)
+            ids, ends, flat = self._segment(i)
+            if not len(ids):
+                out.extend([] for _ in local)
                 continue
-            ids, ends, blob = seg
             wanted = np.asarray(local, dtype=np.int64) - base
-            ks = np.minimum(np.searchsorted(ids, wanted), max(len(ids) - 1, 0))
-            hit = (ids[ks] == wanted) if len(ids) else np.zeros(len(wanted), dtype=bool)
+            ks = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
+            hit = ids[ks] == wanted
             stops = ends[ks]
             starts = np.where(ks > 0, ends[np.maximum(ks - 1, 0)], 0)
-            out.extend(blob[a:b] if h else b"" for a, b, h in zip(starts.tolist(), stops.tolist(), hit.tolist()))
+            out.extend(flat[a:b].tolist() if h else [] for a, b, h in zip(starts.tolist(), stops.tolist(), hit.tolist()))
         return out
 
+    def _segment(self, i: int) -> _Positions:
+        found = self._segments.get(i)
+        if found is not None:
+            return found
+        decoded = self._decoded.get(i)
+        if decoded is None:
+            empty = np.zeros(0, dtype=np.int64)
+            found = (empty, empty, empty)
+        else:
+            flat, ends = decoded.positions()
+            found = (decoded.ids, ends, flat)
+        size = found[1].nbytes + found[2].nbytes
+        with self._lock:
+            if i in self._segments:  # another thread decoded it meanwhile
+                return self._segments[i]
+            self._segments[i] = found
+            self.nbytes += size
+        self._charge(self, size)
+        return found
 
-def read_postings(leaves: Leaves, dense: list[DenseFile], field: str, btext: bytes,
+
+def read_postings(leaves: Leaves, files: list[PostingsFile], field: str, btext: bytes,
                   charge: Callable[[Postings, int], None]) -> Postings | None:
-    """The term's postings over every segment, or None when no segment holds it."""
+    """The term's postings over every segment, or None when no segment holds it.
+
+    Deleted documents are included: the alive mask leaves them out."""
     ids: list[np.ndarray] = []
     tfs: list[np.ndarray] = []
+    with_positions: dict[int, encoding.Decoded] = {}
     for i, (leaf, base) in enumerate(leaves):
-        arrays = dense[i].get(field, btext)
-        if arrays is not None:
-            ids.append(arrays[0] + base)
-            tfs.append(arrays[1])
+        try:
+            terminfo = leaf.term_info(field, btext)
+        except TermNotFound:
             continue
-        if (field, btext) not in leaf:
-            continue
-        m = leaf.postings(field, btext)
-        while isinstance(m, FilterMatcher):  # deletions: handled by the alive mask
-            m = m.child
-        if isinstance(m, ListMatcher):
-            ids.append(np.asarray(m._ids, dtype=np.int32) + base)
-            weights = m._weights
-            tfs.append(np.asarray(weights if weights is not None else [1.0] * len(m._ids), dtype=np.float32))
-        elif isinstance(m, W3LeafMatcher):
-            while m.is_active():
-                block_ids, block_tf = _decode_block(m)
-                ids.append(block_ids + base)
-                tfs.append(block_tf)
-                m._next_block()
-        else:  # not expected with this codec: Whoosh's generic path
-            while m.is_active():
-                ids.append(np.array([m.id() + base], dtype=np.int32))
-                tfs.append(np.array([m.weight()], dtype=np.float32))
-                m.next()
+        if getattr(leaf.codec(), "compact_postings", None) == encoding.VERSION:
+            decoded = encoding.decode_term(terminfo, files[i].read)
+        else:
+            decoded = _whoosh_postings(leaf, field, btext)
+        ids.append((decoded.ids + base).astype(np.int32))
+        tfs.append(decoded.weights)
+        if decoded.flags & encoding.V_POSITIONS == encoding.V_POSITIONS:
+            with_positions[i] = decoded
     if not ids:
         return None
-    return Postings(np.concatenate(ids), np.concatenate(tfs), field=field, btext=btext, dense=dense, charge=charge)
+    return Postings(np.concatenate(ids), np.concatenate(tfs), with_positions, charge)
 
 
-def _decode_block(m: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
-    """One W3 postings block as arrays: Whoosh stores the document numbers as a tuple
-    of deltas and the weights as None (all 1), one float (all equal) or a float32 array;
-    its own reader turns these into Python objects one posting at a time."""
-    m._read_data()
-    deltas, weights = m._data[0], m._data[1]
-    ids = np.cumsum(np.asarray(deltas, dtype=np.int64)).astype(np.int32)
-    if weights is None:
-        tf = np.ones(len(ids), dtype=np.float32)
-    elif isinstance(weights, float):
-        tf = np.full(len(ids), weights, dtype=np.float32)
-    else:
-        tf = np.frombuffer(weights, dtype=np.float32).copy() if isinstance(weights, array) else np.asarray(weights, dtype=np.float32)
-    return ids, tf
-
-
-def _segment_values(leaf: Any, field: str, btext: bytes) -> dict[int, bytes]:
-    """All position strings of a term in one segment, by document, from Whoosh's blocks."""
-    if (field, btext) not in leaf:
-        return {}
+def _whoosh_postings(leaf: Any, field: str, btext: bytes) -> encoding.Decoded:
+    """A term's postings in a segment another codec wrote (Whoosh's own writer on this index),
+    through Whoosh's matcher, a posting at a time."""
     m = leaf.postings(field, btext)
-    while isinstance(m, FilterMatcher):
+    while isinstance(m, FilterMatcher):  # deletions: left to the alive mask
         m = m.child
-    out: dict[int, bytes] = {}
-    if isinstance(m, W3LeafMatcher):
-        while m.is_active():
-            block_ids, _tf = _decode_block(m)
-            m._read_values()
-            out.update(zip(block_ids.tolist(), m._values))
-            m._next_block()
-    else:
-        while m.is_active():
-            out[m.id()] = m.value() or b""
-            m.next()
-    return out
-
-
-def dense_files(leaves: Leaves) -> list[DenseFile]:
-    """Each segment's dense file (``DenseFile.absent()`` for a segment without one)."""
-    out: list[DenseFile] = []
-    for leaf, _base in leaves:
-        segment, storage = getattr(leaf, "_segment", None), getattr(leaf, "_storage", None)
-        folder = getattr(storage, "folder", None)
-        if segment is None or folder is None:
-            out.append(DenseFile.absent())
-        else:
-            out.append(DenseFile.open(os.path.join(folder, segment.make_filename(DENSE_EXT))))
-    return out
+    ids: list[int] = []
+    weights: list[float] = []
+    values: list[bytes] = []
+    while m.is_active():
+        ids.append(m.id())
+        weights.append(m.weight())
+        values.append(m.value() or b"")
+        m.next()
+    positional = isinstance(leaf.schema[field].format, IndexPositions)
+    return encoding.decode(encoding.encode(ids, weights, values, positional=positional))
 
 
 def in_order(positions: list[list[int]], slop: int) -> bool:

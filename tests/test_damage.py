@@ -119,7 +119,9 @@ def test_check_after_update_leaves_the_previous_generation_sound(changed: Path) 
 def test_check_names_a_file_with_flipped_bytes(sample_index: Path, tmp_path: Path, pattern: str) -> None:
     copy = tmp_path / "ix"
     shutil.copytree(sample_index, copy)
-    target = sorted(current_generation(copy).glob(pattern))[0]
+    target = max(sorted(current_generation(copy).glob(pattern)), key=lambda p: p.stat().st_size)
+    if not target.stat().st_size:  # tests/test_engine.py damages .pst files of an index that fills them
+        pytest.skip(f"every {pattern} file of the sample index is empty (its postings all fit in their term records)")
     _flip(target, 0.5, count=8)
     code, out = _check(copy)
     assert code == 1
@@ -132,7 +134,8 @@ def test_a_truncated_or_missing_file_is_refused_at_open(sample_index: Path, tmp_
     for damage in ("truncate", "remove"):
         copy = tmp_path / damage
         shutil.copytree(sample_index, copy)
-        (target,) = current_generation(copy).glob("*.pst")
+        # The sample's .pst files are empty (short postings live in the term records): truncate a .trm.
+        (target,) = current_generation(copy).glob("*.trm" if damage == "truncate" else "*.pst")
         if damage == "truncate":
             with open(target, "r+b") as fh:
                 fh.truncate(target.stat().st_size // 2)

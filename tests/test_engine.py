@@ -38,9 +38,11 @@ def _queries(count: int) -> list[str]:
 @pytest.fixture(scope="module")
 def local(own_index: Path):  # type: ignore[no-untyped-def]
     backend = CACHE.backend(own_index)
-    # The frequent terms' postings come from the dense files, the others from Whoosh's blocks.
+    # Two segments; postings both inside term records (short lists) and in the .pst files.
     assert len(backend.engine.leaves) == 2
-    assert sum(len(dense._index) for dense in backend.engine.dense()) > 500
+    inlined = [info.is_inlined() for leaf, _base in backend.engine.leaves for field in (F.BODY, F.BODY_CHARS)
+               for _term, info in leaf.iter_field(field)]
+    assert sum(inlined) > 500 and len(inlined) - sum(inlined) > 500
     return backend
 
 
@@ -93,37 +95,28 @@ def test_phrase_positions_match_whoosh(local) -> None:  # type: ignore[no-untype
             assert set(engine.phrase_docs(q)) == _whoosh_docs(searcher, q), (text, slop)
 
 
-def test_segments_without_dense_files_read_whoosh_blocks_and_damaged_ones_are_refused(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from indexer import build_index, current_generation
-    from indexer import dense as dense_format
-    from indexer._integrity import write_manifest
+def test_damaged_postings_files_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer import build_index, postings
     from search import IndexDamagedError, search
     from tests.conftest import SAMPLE_ARTICLES
 
-    monkeypatch.setattr(dense_format, "DENSE_MIN", 2)  # the sample is small: give its terms in 2+ articles dense postings
+    monkeypatch.setattr(postings, "INLINE_MAX", 0)  # the sample is small: every posting list in the .pst files
     build_index([SAMPLE_ARTICLES], index_dir=tmp_path, procs=1)
     CACHE.clear()
-    expected = [(h.id, h.score) for h in search("齐齐哈尔 装备", index_dir=tmp_path).hits]
-    dense = list(tmp_path.glob("gen-*/*.zdn"))
-    assert dense
-    original = {path: path.read_bytes() for path in dense}
-    for path in dense:
+    assert search("齐齐哈尔 装备", index_dir=tmp_path).hits
+    files = [p for p in tmp_path.glob("gen-*/*.pst") if p.stat().st_size]
+    assert files
+    original = {path: path.read_bytes() for path in files}
+    for path in files:
         path.write_bytes(original[path][:-5])  # truncated: the size check at open names it
     CACHE.clear()
-    with pytest.raises(IndexDamagedError, match=r"\.zdn"):
+    with pytest.raises(IndexDamagedError, match=r"\.pst"):
         search("齐齐哈尔 装备", index_dir=tmp_path)
-    for path in dense:
-        path.write_bytes(original[path][:-12] + bytes(12))  # same size, bad footer: refused when read
+    for path in files:
+        path.write_bytes(bytes(len(original[path])))  # same size, zeros: refused when read
     CACHE.clear()
     with pytest.raises(IndexDamagedError, match="rebuild"):
-        search("齐齐哈尔 装备", index_dir=tmp_path)
-    for path in dense:  # segments written without dense files (no frequent terms) answer the same
-        path.unlink()
-    write_manifest(current_generation(tmp_path))
-    CACHE.clear()
-    assert [(h.id, h.score) for h in search("齐齐哈尔 装备", index_dir=tmp_path).hits] == expected
-    assert expected
+        search("齐齐哈尔 装备 经济 发展 合作", index_dir=tmp_path)
 
 
 def test_threads_share_one_bounded_state_per_generation(own_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:

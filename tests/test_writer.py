@@ -65,7 +65,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
     stock, ours = tmp_path_factory.mktemp("stock"), tmp_path_factory.mktemp("ours")
     for path in (stock, ours):
         ix = whoosh_index.create_in(str(path), build_schema())
-        writer = ix.writer() if path == stock else _writer.PooledSegmentWriter(ix, limitmb=1)
+        writer = ix.writer(compound=False) if path == stock else _writer.PooledSegmentWriter(ix, limitmb=1)
         runs_seen = 0
         for doc in docs:
             writer.add_document(**doc)
@@ -83,7 +83,18 @@ def test_same_postings_as_whoosh_writer_after_spilled_runs(both: tuple[Path, Pat
     assert actual.keys() == expected.keys()
     mismatched = [key for key in expected if actual[key] != expected[key]]
     assert mismatched == []
-    assert stock_inlined == inlined == 0  # every term here is in 25 documents or more
+    assert stock_inlined == 0 and inlined > 0  # Whoosh never inlines; this codec inlines short encodings
+
+
+def test_postings_take_less_room_than_whoosh_blocks(both: tuple[Path, Path, int]) -> None:
+    """The same postings, in term dictionary plus postings file, take under 70 % of Whoosh's W3 blocks
+    (59 % here, where the term records, the same in both, are most of the bytes)."""
+    stock, ours, _runs = both
+
+    def size(path: Path) -> int:
+        return sum(p.stat().st_size for p in path.iterdir() if p.suffix in (".trm", ".pst"))
+
+    assert size(ours) < 0.7 * size(stock)
 
 
 def test_short_posting_lists_are_inlined_and_read_back(tmp_path: Path) -> None:
@@ -94,7 +105,7 @@ def test_short_posting_lists_are_inlined_and_read_back(tmp_path: Path) -> None:
         writer.add_document(**doc)
     writer.commit()
     postings, inlined = _postings(tmp_path)
-    assert inlined > len(postings) // 2, "terms in fewer than 8 documents keep their postings in the term record"
+    assert inlined > len(postings) // 2, "short posting lists are kept in their term record"
     with whoosh_index.open_dir(str(tmp_path)).searcher() as searcher:
         found = searcher.search(Phrase("body", ["齐齐哈尔", "装备"], slop=3), limit=None)
         assert len(found) >= 1
