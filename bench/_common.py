@@ -30,7 +30,7 @@ def data_dir(arg: str | None = None) -> Path:
 def index_cache_path(*sources: Path, label: str, shards: int = 0) -> Path:
     """Where ``cached_index`` keeps the index of ``sources`` (of ``shards`` Xapian shards, when given)."""
     digest = hashlib.sha1(f"{ANALYZER_VERSION}/{SCHEMA_VERSION}".encode() + (f"/xapian{shards}".encode() if shards else b""))
-    digest.update((ROOT / "indexer" / "_codec.py").read_bytes() + (ROOT / "indexer" / "dense.py").read_bytes())  # the on-disk layout of the postings
+    digest.update((ROOT / "indexer" / "_codec.py").read_bytes() + (ROOT / "indexer" / "postings.py").read_bytes())  # the on-disk layout of the postings
     if shards:
         digest.update((ROOT / "indexer" / "xapianformat.py").read_bytes() + (ROOT / "indexer" / "_xapian.py").read_bytes())
     for src in sources:

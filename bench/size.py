@@ -5,13 +5,13 @@
 DIR is an index folder (its ``CURRENT`` names the generation read). Prints two
 tables and asserts nothing:
 
-- per file kind: term dictionaries (``.trm``), postings blocks (``.pst``), the
-  dense arrays of frequent terms (``.zdn``), stored fields (``_stored.col``),
+- per file kind: term dictionaries (``.trm``), postings (``.pst``), the
+  dense arrays of frequent terms (``.zdn``, indexes of schema 2 only), stored fields (``_stored.col``),
   field lengths (``_<field>_len.col``), the other columns (``<field>.col``:
   sortable fields and ``match_text``), the vocabulary files and the rest;
 - per field, summed over the segments with Whoosh's own readers: terms; the
-  term dictionary's bytes (keys and term records; a term with fewer than 8
-  postings keeps them inlined in its record, counted apart); the postings
+  term dictionary's bytes (keys and term records; a term whose encoded
+  postings are short keeps them inlined in its record, counted apart); the postings
   bytes of the other terms (the extent in ``.pst`` its ``W3TermInfo`` record
   names, read from the record's bytes: ``W3TermInfo.from_bytes`` returns the
   length as a tuple and unpickles every inlined term); the
@@ -53,7 +53,7 @@ def file_kind(name: str) -> tuple[str, str | None]:
     if name.endswith(".trm"):
         return ".trm term dictionary", None
     if name.endswith(".pst"):
-        return ".pst postings blocks", None
+        return ".pst postings", None
     if name.endswith(".zdn"):
         return ".zdn dense postings", None
     if name.endswith("._stored.col"):
@@ -178,7 +178,7 @@ def main() -> None:
           + f" {sum(sums[k] for k in ('keys', 'records', 'inl', 'pst', 'zdn', 'col', 'len', 'stored')) / MB:>8.1f}")
     print(f"dictionary overhead (.trm hash tables, field map): {(trm_files - sums['keys'] - sums['records'] - sums['inl']) / MB:.1f} MB; "
           f".zdn term index: {dense.get('(index of terms)', 0) / MB:.1f} MB; "
-          f".pst not in any extent: {(kinds['.pst postings blocks'][0] - sums['pst']) / MB:.1f} MB")
+          f".pst not in any extent: {(kinds['.pst postings'][0] - sums['pst']) / MB:.1f} MB")
     print("inlined: share of the field's terms whose postings sit in their .trm record (inl.post: those postings' bytes)")
 
 
