@@ -174,37 +174,45 @@ def encode(ids: Sequence[int], weights: Sequence[float], values: Sequence[bytes]
            frequency: bool = False) -> bytes:
     """One term's postings (document numbers ascending). ``positional``: the values are
     ``encode_positions`` lists; ``frequency``: they may be Whoosh ``Frequency`` values
-    (kept as such only when each equals its weight's)."""
+    (kept as such only when each equals its weight's).
+
+    Most terms have a few postings: they take plain Python (numpy's per-call cost is
+    many times theirs); long lists take numpy passes."""
     n = len(ids)
-    id_array = np.asarray(ids, dtype=np.int64)
-    gaps = np.diff(id_array, prepend=0) if n > SMALL else [b - a for a, b in zip([0, *ids[:-1]], ids)]
-    w = np.asarray(weights, dtype=np.float64)
-    whole = bool(np.all(w == np.floor(w)) and np.all(w >= 0) and np.all(w < 2**32))
+    small = n <= SMALL
+    if small:
+        gaps: Sequence[int] | np.ndarray = [b - a for a, b in zip((0, *ids[:-1]), ids)]
+        whole = all(w >= 0 and w < 2**32 and float(w).is_integer() for w in weights)
+        ones = whole and all(w == 1 for w in weights)
+        counts_of_weights: Sequence[int] | np.ndarray = [int(w) for w in weights] if whole else []
+    else:
+        gaps = np.diff(np.asarray(ids, dtype=np.int64), prepend=0)
+        w = np.asarray(weights, dtype=np.float64)
+        whole = bool(np.all(w == np.floor(w)) and np.all(w >= 0) and np.all(w < 2**32))
+        ones = whole and bool(np.all(w == 1))
+        counts_of_weights = w.astype(np.int64) if whole else np.zeros(0, dtype=np.int64)
     flags = 0
     parts = [_encode_small([n]), _section(varints(gaps))]
-    if whole and bool(np.all(w == 1)):
+    if ones:
         flags |= W_ONES
     elif whole:
         flags |= W_INTS
-        parts.append(_section(varints(w.astype(np.int64))))
+        parts.append(_section(varints(counts_of_weights)))
     else:
         flags |= W_FLOATS
-        parts.append(_section(w.astype("<f4").tobytes()))
+        parts.append(_section(struct.pack(f"<{n}f", *weights)))
     joined = b"".join(values)
     if not joined:
         flags |= V_NONE
     elif positional:
         flags |= V_POSITIONS
-        raw = np.frombuffer(joined, dtype=np.uint8)
-        ends = np.cumsum([len(v) for v in values])
-        numbers_before = np.cumsum(raw < 0x80)  # numbers ended at or before each byte
-        counts = np.diff(np.where(ends > 0, numbers_before[np.maximum(ends - 1, 0)], 0), prepend=0)
-        if whole and np.array_equal(counts, w):
+        counts = _counts(values, joined) if not small else [count_positions(v) for v in values]
+        if whole and list(counts) == list(counts_of_weights):
             flags |= COUNTS_ARE_WEIGHTS
         else:
             parts.append(_section(varints(counts)))
         parts.append(_section(joined))
-    elif frequency and len(joined) == 4 * n and _frequencies_equal(joined, w):
+    elif frequency and len(joined) == 4 * n and list(struct.unpack(f"!{n}I", joined)) == list(counts_of_weights):
         flags |= V_FREQUENCY
     else:
         flags |= V_RAW
@@ -213,8 +221,12 @@ def encode(ids: Sequence[int], weights: Sequence[float], values: Sequence[bytes]
     return bytes([flags]) + b"".join(parts)
 
 
-def _frequencies_equal(joined: bytes, weights: np.ndarray) -> bool:
-    return bool(np.array_equal(np.frombuffer(joined, dtype=">u4").astype(np.float64), weights))
+def _counts(values: Sequence[bytes], joined: bytes) -> np.ndarray:
+    """How many varints each value holds (numpy, for long lists)."""
+    raw = np.frombuffer(joined, dtype=np.uint8)
+    ends = np.cumsum([len(v) for v in values])
+    numbers_before = np.cumsum(raw < 0x80)  # numbers ended at or before each byte
+    return np.diff(np.where(ends > 0, numbers_before[np.maximum(ends - 1, 0)], 0), prepend=0)
 
 
 @dataclass
