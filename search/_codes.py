@@ -1,12 +1,15 @@
 """Byte strings of many segments as integer codes, one code a distinct value, without a Python loop.
 
-Each value (the bytes of one document in one segment's ``VarBytesColumn``) is
-padded to a common width and hashed to 64 bits; the distinct hashes are
-numbered through an open-addressing table (numpy rounds of linear probing, no
-sort), and every value is then compared byte for byte with the one value its
-code stands for, so two values share a code only when they are equal (on a
-hash collision the codes come from an exact, slower sort instead). A segment
-without the column gives its documents one more code, for the missing value.
+The values (the bytes of each document in each segment's ``VarBytesColumn``)
+are copied into one buffer and hashed to 64 bits, eight bytes at a time. The
+distinct hashes are numbered: through a sorted array of those of the first
+documents when they are few (a source, a year), else through an
+open-addressing table (numpy rounds of linear probing, no sort). Then every
+value is compared byte for byte with the one value its code stands for, so two
+values share a code only when they are equal; on a hash collision (under one
+chance in 10**7 for a million distinct values) the codes come from a dict over
+the values instead, a document at a time. A segment without the column gives
+its documents one more code, for the missing value.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 Part = tuple[np.ndarray, np.ndarray, np.ndarray] | int
 
 _MULTIPLY = np.uint64(0x9E3779B97F4A7C15)
+_KEPT_BYTES = 1 << 28  # at most this many bytes of words kept from hashing to compare values with
 _SAMPLE, _FEW = 4096, 256  # a column with at most _FEW values in its first _SAMPLE documents has few
 _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)  # the first k bytes of a little-endian word
 
@@ -28,12 +32,12 @@ _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)  
 class Labels(Sequence[Any]):
     """The value each code stands for, decoded on first use; None for the missing value."""
 
-    def __init__(self, parts: Sequence[Part], starts: np.ndarray, reps: np.ndarray, missing: bool,
+    def __init__(self, values: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, missing: bool,
                  decode: Callable[[bytes], Any]) -> None:
-        self._parts = parts
-        self._starts = starts  # each part's first document
-        self._reps = reps  # per code but the missing value's: a document holding it
-        self._count = len(reps) + missing
+        self._values = values
+        self._offsets = offsets  # per code but the missing value's: where its bytes are
+        self._lengths = lengths
+        self._count = len(offsets) + missing
         self._decode = decode
         self._decoded: dict[int, Any] = {}
 
@@ -46,43 +50,85 @@ class Labels(Sequence[Any]):
             raise IndexError(code)
         if code not in self._decoded:
             value = None
-            if code < len(self._reps):
-                doc = int(self._reps[code])
-                i = int(np.searchsorted(self._starts, doc, side="right")) - 1
-                data, offsets, lengths = self._parts[i]  # type: ignore[misc]
-                start = int(offsets[doc - self._starts[i]])
-                value = self._decode(data[start : start + int(lengths[doc - self._starts[i]])].tobytes())
+            if code < len(self._offsets):
+                start = int(self._offsets[code])
+                value = self._decode(self._values[start : start + int(self._lengths[code])].tobytes())
             self._decoded[code] = value
         return self._decoded[code]
 
 
-def _padded(part: tuple[np.ndarray, np.ndarray, np.ndarray], width: int) -> np.ndarray:
-    """A segment's values, zero-padded to ``width`` bytes (a multiple of 8), as ``uint64`` words:
-    row ``j`` holds each value's bytes ``8 j`` to ``8 j + 7``."""
-    data, offsets, lengths = part
-    count = len(lengths)
-    if count == 0:
-        return np.zeros((width // 8, 0), dtype=np.uint64)
-    if np.all(lengths == width) and np.array_equal(offsets, offsets[0] + width * np.arange(count)):
-        return data[offsets[0] : offsets[0] + count * width].view(np.uint64).reshape(count, width // 8).T
-    need = int(offsets.max()) + width  # reading 8 bytes at each word's start
-    if len(data) < need:
-        data = np.concatenate([data, np.zeros(need - len(data), dtype=np.uint8)])
-    at_any_byte = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))  # 8 bytes from each byte on
-    out = np.empty((width // 8, count), dtype=np.uint64)
-    for j in range(width // 8):
-        out[j] = at_any_byte[offsets + 8 * j] & _LOW_BYTES[np.clip(lengths - 8 * j, 0, 8)]
-    return out
+class _Values:
+    """The values of every part that has the column, in one buffer, each at an offset with a length."""
 
+    def __init__(self, parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        ends = [int((offsets + lengths).max(initial=0)) for _data, offsets, lengths in parts]
+        self.buffer = np.concatenate([data[:end] for (data, _o, _l), end in zip(parts, ends)]
+                                     + [np.zeros(8, dtype=np.uint8)])  # 8 bytes read at any value's start stay inside
+        bases = np.concatenate([[0], np.cumsum(ends)[:-1]]).astype(np.int64)
+        self.offsets = np.concatenate([offsets + base for (_d, offsets, _l), base in zip(parts, bases)]
+                                      + [np.zeros(0, dtype=np.int64)])
+        self.lengths = np.concatenate([lengths for _d, _o, lengths in parts] + [np.zeros(0, dtype=np.int64)])
+        self._at_any_byte = np.ndarray((len(self.buffer) - 7,), dtype="<u8", buffer=self.buffer, strides=(1,))
+        self.words = -(-int(self.lengths.max(initial=0)) // 8)
+        self._shortest = int(self.lengths.min()) if len(self.lengths) else 0
+        self._rows: list[np.ndarray] | None = None
 
-def _hash(words: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    h = lengths.astype(np.uint64) * _MULTIPLY
-    for row in words:
-        h ^= row
-        h *= _MULTIPLY
-        h ^= h >> np.uint64(29)
-    h *= _MULTIPLY  # the table takes its slots from the top bits
-    return h
+    def word(self, j: int, which: np.ndarray | None, of: np.ndarray | None = None) -> np.ndarray:
+        """Bytes ``8 j`` to ``8 j + 7`` (zero past the end) of values ``which`` (None: all), or of
+        ``of[which]``; each value longer than ``8 j``."""
+        at = of if which is None else which if of is None else of[which]
+        offsets, lengths = (self.offsets, self.lengths) if at is None else (self.offsets[at], self.lengths[at])
+        words = self._at_any_byte[offsets + 8 * j]
+        if j < self._shortest // 8:  # every value has all 8 bytes of this word
+            return words
+        return words & _LOW_BYTES[np.minimum(lengths - 8 * j, 8)]
+
+    def longer_than(self, size: int) -> np.ndarray | None:
+        """The values longer than ``size`` bytes; None when all are."""
+        return None if self._shortest > size else np.flatnonzero(self.lengths > size)
+
+    def hashes(self) -> np.ndarray:
+        """Each value's hash; its words are kept for ``all_equal`` (the values zero-padded to a common
+        width), unless that would take more than ``_KEPT_BYTES``."""
+        n = len(self.lengths)
+        self._rows = [] if n * self.words * 8 <= _KEPT_BYTES else None
+        h = self.lengths.astype(np.uint64) * _MULTIPLY
+        for j in range(self.words):
+            which = self.longer_than(8 * j)
+            word = self.word(j, which)
+            mixed = ((h if which is None else h[which]) ^ word) * _MULTIPLY
+            mixed ^= mixed >> np.uint64(29)
+            if which is None:
+                h = mixed
+            else:
+                h[which] = mixed
+            if self._rows is not None:
+                row = word
+                if which is not None:  # zero for the values this word is past the end of
+                    row = np.zeros(n, dtype=np.uint64)
+                    row[which] = word
+                self._rows.append(row)
+        h *= _MULTIPLY  # the table takes its slots from the top bits
+        return h
+
+    def all_equal(self, rep_of: np.ndarray) -> bool:
+        """Whether every value equals, byte for byte, the value at ``rep_of`` (its code's representative)."""
+        if not np.array_equal(self.lengths[rep_of], self.lengths):
+            return False
+        if self._rows is not None:
+            return all(np.array_equal(row[rep_of], row) for row in self._rows)
+        return all(np.array_equal(self.word(j, which, rep_of), self.word(j, which))
+                   for j in range(self.words) for which in (self.longer_than(8 * j),))
+
+    def exact(self) -> tuple[np.ndarray, np.ndarray]:
+        """Codes from a dict over the values, a document at a time: for when two distinct values share a hash."""
+        seen: dict[bytes, int] = {}
+        codes = np.fromiter((seen.setdefault(self.buffer[o : o + n].tobytes(), len(seen))
+                             for o, n in zip(self.offsets.tolist(), self.lengths.tolist())),
+                            dtype=np.int64, count=len(self.offsets))
+        rep = np.empty(len(seen), dtype=np.int64)
+        rep[codes] = np.arange(len(codes))
+        return codes, rep
 
 
 def _number(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,33 +189,13 @@ def encode(parts: Sequence[Part], decode: Callable[[bytes], Any]) -> tuple[np.nd
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     n = int(starts[-1])
     present = [i for i, p in enumerate(parts) if not isinstance(p, int)]
-    longest = max((int(parts[i][2].max(initial=0)) for i in present), default=0)  # type: ignore[index]
-    width = max(8, -(-longest // 8) * 8)
-
-    # the documents of every part that has the column, in turn: their padded words and lengths
-    docs = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in present] + [np.zeros(0, dtype=np.int64)])
-    words = np.concatenate([_padded(parts[i], width) for i in present]  # type: ignore[arg-type]
-                           + [np.zeros((width // 8, 0), dtype=np.uint64)], axis=1)
-    lengths = np.concatenate([parts[i][2] for i in present] + [np.zeros(0, dtype=np.int64)])  # type: ignore[index]
-    inverse, rep = _number(_hash(words, lengths))
-    if not _all_equal(words, lengths, rep[inverse]):
-        inverse, rep = _exact(words, lengths)
-
-    if len(docs) == n:
-        codes = inverse
-    else:
-        codes = np.full(n, len(rep), dtype=np.int64)  # the missing value's code
-        codes[docs] = inverse
-    return codes, Labels(parts, starts, docs[rep], len(docs) < n, decode)
-
-
-def _all_equal(words: np.ndarray, lengths: np.ndarray, rep_of: np.ndarray) -> bool:
-    """Whether every value equals, byte for byte, the value at ``rep_of`` (its code's representative)."""
-    return np.array_equal(lengths[rep_of], lengths) and all(np.array_equal(row[rep_of], row) for row in words)
-
-
-def _exact(words: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes by sorting the values themselves (lengths first): for when two distinct values share a hash."""
-    keys = np.vstack([lengths.astype(np.uint64), words]).T
-    _distinct, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    return inverse.reshape(-1), first
+    values = _Values([parts[i] for i in present])  # type: ignore[misc]
+    inverse, rep = _number(values.hashes())
+    if not values.all_equal(rep[inverse]):
+        inverse, rep = values.exact()
+    labels = Labels(values.buffer, values.offsets[rep], values.lengths[rep], len(values.lengths) < n, decode)
+    if len(values.lengths) == n:
+        return inverse, labels
+    codes = np.full(n, len(rep), dtype=np.int64)  # the missing value's code
+    codes[np.concatenate([np.arange(starts[i], starts[i + 1]) for i in present] + [np.zeros(0, dtype=np.int64)])] = inverse
+    return codes, labels

@@ -173,12 +173,15 @@ def _part(values: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("collide", [False, True])
+@pytest.mark.parametrize("keep_words", [True, False])
 def test_codes_tell_apart_values_that_pad_alike_even_when_hashes_collide(monkeypatch: pytest.MonkeyPatch,
-                                                                          collide: bool) -> None:
+                                                                          collide: bool, keep_words: bool) -> None:
+    if not keep_words:  # the words are read again to compare values, as for a column of long values
+        monkeypatch.setattr(_codes, "_KEPT_BYTES", 0)
     if collide:  # every value one hash: the exact sort must give the codes
-        monkeypatch.setattr(_codes, "_hash", lambda words, lengths: np.zeros(len(lengths), dtype=np.uint64))
+        monkeypatch.setattr(_codes._Values, "hashes", lambda self: np.zeros(len(self.lengths), dtype=np.uint64))
     first = [b"a", b"a\x00", b"", b"a", b"x" * 17, b"x" * 16, b"a\x00\x00", b""]
-    second = [b"a\x00", b"x" * 17, b"b"]
+    second = [b"a\x00", b"x" * 17, b"b", b"y" * 300, b"y" * 299 + b"z", b"y" * 300]
     codes, labels = _codes.encode([_part(first), 4, _part(second)], bytes.decode)
     values = [v.decode() for v in first] + [None] * 4 + [v.decode() for v in second]
     assert [labels[c] for c in codes.tolist()] == values
