@@ -2,23 +2,32 @@
 stored columns as integer codes, and the stored normal form for exact matching.
 
 Each is read once per process and generation (``Shared.once``), whatever the
-number of threads. A segment written without a column (no article of it had
-the field) gives the missing value for each of its documents: Whoosh's
-multi-segment column reader leaves such segments out, which would shift every
-later document onto another's value.
+number of threads, straight from each segment's column files as arrays
+(``search._colfile``, the files memory-mapped), with no Python loop over the
+documents; stored values become codes in ``search._codes``. A segment written
+without a column (no article of it had the field) gives the missing value for
+each of its documents: Whoosh's multi-segment column reader leaves such
+segments out, which would shift every later document onto another's value.
+
+Column types other than Whoosh's ``NumericColumn`` (dates) and ``VarBytesColumn``
+(stored ID columns, the match text), and segment readers of another codec than
+Whoosh's W3, are read through Whoosh's own readers, a document at a time.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.columns import NumericColumn, VarBytesColumn
 from whoosh.util.numeric import byte_to_length
 
 from indexer import schema as F
 from indexer.matchtext import match_text
+from search import _codes
+from search._colfile import file_of, numeric, readable, var_bytes
 from search._postings import Leaves
 from search._shared import Shared
 
@@ -39,12 +48,19 @@ class Columns:
 
     @property
     def alive(self) -> np.ndarray:
-        def compute() -> np.ndarray:
-            alive = np.zeros(self.n, dtype=bool)
-            alive[list(self.reader.all_doc_ids())] = True
-            return alive
+        return self.shared.once("alive", self._read_alive)
 
-        return self.shared.once("alive", compute)
+    def _read_alive(self) -> np.ndarray:
+        alive = np.ones(self.n, dtype=bool)
+        for leaf, base in self.leaves:
+            if not leaf.has_deletions():
+                continue
+            if readable(leaf):  # Whoosh's segment keeps its deleted documents as a set
+                deleted = np.fromiter(leaf._perdoc.deleted_docs(), dtype=np.int64)
+            else:  # another kind of reader: ask it document by document
+                deleted = np.array([d for d in range(leaf.doc_count_all()) if leaf.is_deleted(d)], dtype=np.int64)
+            alive[base + deleted] = False
+        return alive
 
     def lengths(self, field: str) -> np.ndarray:
         return self.shared.once(("lengths", field), lambda: self._read_lengths(field))[0]
@@ -56,17 +72,28 @@ class Columns:
         parts = []
         for leaf, _base in self.leaves:
             count = leaf.doc_count_all()
-            perdoc = leaf._perdoc  # Whoosh's per-document reader: the lengths column is one byte a document
-            column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN) if hasattr(perdoc, "_cached_reader") else None
-            if column is None:
-                parts.append(np.array([leaf.doc_field_length(d, field, 1) for d in range(count)], dtype=np.float64))
+            if readable(leaf):  # Whoosh's lengths column: a byte a document (``length_to_byte``), 0 when absent
+                parts.append(_LENGTH_OF_BYTE[numeric(file_of(leaf, f"_{field}_len"), "B", 0, count)])
             else:
-                raw = np.fromiter(iter(column), dtype=np.uint8, count=count)
-                parts.append(_LENGTH_OF_BYTE[raw])
+                parts.append(np.array([leaf.doc_field_length(d, field, 1) for d in range(count)], dtype=np.float64))
         lengths = np.concatenate(parts) if parts else np.zeros(0)
         return lengths, (self.reader.field_length(field) / (self.n or 1)) or 1.0
 
+    def _files(self, name: str, kind: type) -> list[np.ndarray | None] | None:
+        """Each segment's file of column ``name`` (None for a segment without the column), when the
+        schema's column is of type ``kind`` and every segment reader is ``readable``; else None."""
+        if type(self.reader.schema[name].column_type) is not kind:
+            return None
+        files: list[np.ndarray | None] = []
+        for leaf, _base in self.leaves:
+            if not readable(leaf):
+                return None
+            files.append(file_of(leaf, name) if leaf.has_column(name) else None)
+        return files
+
     def _per_leaf(self, name: str, *, translate: bool, missing: Any) -> list[Any]:
+        """Every document's value through Whoosh's column readers, a call a document: for the
+        column types and segment readers that ``search._colfile`` does not read."""
         values: list[Any] = []
         for leaf, _base in self.leaves:
             count = leaf.doc_count_all()
@@ -79,28 +106,57 @@ class Columns:
 
     def dates(self) -> np.ndarray:
         """Publication times as Whoosh's raw DATETIME column values; ``NO_DATE`` when undated."""
-        return self.shared.once("dates", lambda: np.array(
-            self._per_leaf(F.PUBLISHED, translate=False, missing=int(NO_DATE)), dtype=np.uint64))
+        return self.shared.once("dates", self._read_dates)
 
-    def column(self, name: str) -> tuple[np.ndarray, list[Any]]:
-        """A stored column as integer codes per document and the list of distinct values."""
+    def _read_dates(self) -> np.ndarray:
+        files = self._files(F.PUBLISHED, NumericColumn)
+        if files is None:
+            return np.array(self._per_leaf(F.PUBLISHED, translate=False, missing=int(NO_DATE)), dtype=np.uint64)
+        column = self.reader.schema[F.PUBLISHED].column_type
+        parts = [np.full(leaf.doc_count_all(), NO_DATE, dtype=np.uint64) if raw is None
+                 else numeric(raw, column._typecode, column._default, leaf.doc_count_all()).astype(np.uint64)
+                 for raw, (leaf, _base) in zip(files, self.leaves)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
 
-        def compute() -> tuple[np.ndarray, list[Any]]:
-            raw = self._per_leaf(name, translate=True, missing=None)
-            labels: dict[Any, int] = {}
-            codes = np.fromiter((labels.setdefault(v, len(labels)) for v in raw), dtype=np.int64, count=len(raw))
-            return codes, list(labels)
+    def column(self, name: str) -> tuple[np.ndarray, Sequence[Any]]:
+        """A stored column as integer codes per document and the value each code stands for
+        (None for the documents of segments without the column)."""
+        return self.shared.once(("column", name), lambda: self._read_column(name))
 
-        return self.shared.once(("column", name), compute)
+    def _read_column(self, name: str) -> tuple[np.ndarray, Sequence[Any]]:
+        parts = self._var_bytes(name)
+        if parts is not None:
+            return _codes.encode(parts, self.reader.schema[name].from_column_value)
+        raw = self._per_leaf(name, translate=True, missing=None)
+        labels: dict[Any, int] = {}
+        codes = np.fromiter((labels.setdefault(v, len(labels)) for v in raw), dtype=np.int64, count=len(raw))
+        return codes, list(labels)
+
+    def _var_bytes(self, name: str) -> list[_codes.Part] | None:
+        """Each segment's ``VarBytesColumn`` bytes with each document's offset and length there (its
+        number of documents when it has no such column); None when not read as arrays here."""
+        files = self._files(name, VarBytesColumn)
+        if files is None:
+            return None
+        return [leaf.doc_count_all() if raw is None else (raw, *var_bytes(raw, leaf.doc_count_all()))
+                for raw, (leaf, _base) in zip(files, self.leaves)]
 
     def match_text(self, docnum: int) -> bytes:
         """A document's stored normal form (``indexer.matchtext``), for exact matching."""
         i = bisect.bisect_right(self._bases, docnum) - 1
         leaf, base = self.leaves[i]
-        column = self._text_columns.get(i)
-        if column is None:
-            column = self._text_columns[i] = leaf.column_reader(F.MATCH_TEXT) if leaf.has_column(F.MATCH_TEXT) else False
-        if column is False:
-            stored = leaf.stored_fields(docnum - base)
-            return match_text(None if stored.get(F.TITLE_DERIVED) else stored.get(F.HEADLINE), stored.get(F.BODY, ""))
-        return column[docnum - base]
+        texts = self.shared.once(("texts", F.MATCH_TEXT), lambda: self._var_bytes(F.MATCH_TEXT))
+        if texts is not None:
+            part = texts[i]
+            if not isinstance(part, int):
+                data, offsets, lengths = part
+                start = int(offsets[docnum - base])
+                return data[start : start + int(lengths[docnum - base])].tobytes()
+        else:  # not read as arrays here: this thread's own Whoosh column readers
+            column = self._text_columns.get(i)
+            if column is None:
+                column = self._text_columns[i] = leaf.column_reader(F.MATCH_TEXT) if leaf.has_column(F.MATCH_TEXT) else False
+            if column is not False:
+                return column[docnum - base]
+        stored = leaf.stored_fields(docnum - base)
+        return match_text(None if stored.get(F.TITLE_DERIVED) else stored.get(F.HEADLINE), stored.get(F.BODY, ""))
