@@ -127,8 +127,8 @@ def _new_generation(root: Path, previous: Path | None = None) -> Iterator[Path]:
             shutil.rmtree(building, ignore_errors=True)
 
 
-def _finish_generation(ix: whoosh_index.Index, building: Path, articles: int) -> None:
-    write_vocab(ix, building)
+def _finish_generation(ix: whoosh_index.Index, building: Path, articles: int, *, previous: Path | None = None) -> None:
+    write_vocab(ix, building, previous=previous)
     _store.write_meta(building, articles=articles, built=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
@@ -228,7 +228,7 @@ def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callab
                 writer.cancel()
                 raise
             writer.commit(optimize=False)
-            _finish_generation(ix, building, ix.doc_count())
+            _finish_generation(ix, building, ix.doc_count(), previous=gen)
         _store.remove_stale(root)
     report.seconds = time.perf_counter() - started
     return report
