@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from whoosh.multiproc import MpWriter, SubWriterTask
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.reading import SegmentReader
 from whoosh.writing import PostingPool, SegmentWriter
 
@@ -200,7 +201,7 @@ class PooledSegmentWriter(SegmentWriter):
         (rounded) lengths of its deleted documents.
         """
         totals = getattr(self.perdocwriter, "_fieldlengths", None)
-        if not isinstance(reader, SegmentReader) or totals is None:
+        if not _w3_segment(reader) or totals is None:
             super().add_reader(reader)
             return
         before = dict(totals)
@@ -215,7 +216,7 @@ class PooledSegmentWriter(SegmentWriter):
         """Whoosh's step of a merge, a term at a time: the terms are read in order from the term
         file, inlined postings taken from their term record, others through one matcher each
         (Whoosh looks each term up again and hands over one posting per call)."""
-        if not isinstance(reader, SegmentReader):
+        if not _w3_segment(reader):
             super().add_postings_to_pool(reader, startdoc, docmap)
             return
         deleted = reader.deleted_docs_set if reader.has_deletions() else frozenset()
@@ -245,6 +246,12 @@ class PooledSegmentWriter(SegmentWriter):
         self.fieldwriter.close()
         if lengths:
             lengths.close()
+
+
+def _w3_segment(reader: Any) -> bool:
+    """A segment of Whoosh's W3 format (this codec's or Whoosh's own), whose term file
+    and lengths the merge above reads; other codecs (Whoosh's in-memory one) take Whoosh's path."""
+    return isinstance(reader, SegmentReader) and isinstance(reader.codec(), W3Codec)
 
 
 def _postings_of(reader: SegmentReader, fieldname: str, btext: bytes, info: Any) -> tuple[list[int], list[float], list[bytes]]:
