@@ -70,7 +70,8 @@ def write_vocab(ix: Index, gen: Path, *, previous: Path | None = None) -> None:
     longer has, every term of every segment is counted.
     """
     with ix.reader() as reader:
-        leaves = {leaf.segment().segment_id(): leaf for leaf, _base in reader.leaf_readers()}
+        leaves = {leaf.segment().segment_id(): leaf for leaf, _base in reader.leaf_readers()
+                  if leaf.segment() is not None}  # an empty index's reader has no segment
         doc_count = reader.doc_count()
         counts = None
         if previous is not None:

@@ -130,6 +130,17 @@ def test_delete_keeps_the_vocabulary_files_it_cannot_change(tmp_path: Path, reco
         assert (after / name).stat().st_ino == (before / name).stat().st_ino, name
 
 
+def test_deleting_every_article_leaves_an_empty_index_that_takes_updates(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    index = tmp_path / "ix"
+    build_index([_corpus.write_jsonl(tmp_path / "a.jsonl", records[:5])], index_dir=index, procs=1)
+    report = delete_articles([r["id"] for r in records[:5]], index_dir=index)
+    assert (report.deleted, report.segments, report.merged) == (5, 0, 1)  # the segment of deleted articles dropped
+    assert search.search("经济", index_dir=index).total == 0
+    update_index([_corpus.write_jsonl(tmp_path / "b.jsonl", records[5:8])], index_dir=index)
+    assert_findable(index, {r["id"]: r for r in records[5:8]})
+    assert_vocab_as_counted_afresh(index, tmp_path)
+
+
 @pytest.fixture()
 def segmented(tmp_path: Path, records: list[dict[str, Any]]) -> tuple[Path, dict[str, dict[str, Any]]]:
     """An index of four segments without deletions (a build and three updates of new articles)."""
