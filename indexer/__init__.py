@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 # trafilatura), which cost about 0.3 s to import.
 _HOME = {
     "BuildReport": "_build", "IndexStats": "_build", "build_index": "_build", "delete_articles": "_build",
-    "index_stats": "_build", "update_index": "_build",
+    "index_stats": "_build", "optimize_index": "_build", "update_index": "_build",
     "Skipped": "_items", "parse_article": "_sources", "read_sources": "_sources",
     "CURRENT": "_store", "check_meta": "_store", "current_generation": "_store", "open_generation": "_store",
     "NO_DATE": "schema",
@@ -19,7 +19,15 @@ _HOME = {
 }
 
 if TYPE_CHECKING:
-    from indexer._build import BuildReport, IndexStats, build_index, delete_articles, index_stats, update_index
+    from indexer._build import (
+        BuildReport,
+        IndexStats,
+        build_index,
+        delete_articles,
+        index_stats,
+        optimize_index,
+        update_index,
+    )
     from indexer._items import Skipped
     from indexer._sources import parse_article, read_sources
     from indexer._store import CURRENT, check_meta, current_generation, open_generation
@@ -70,6 +78,7 @@ __all__ = [
     "delete_articles",
     "index_stats",
     "open_generation",
+    "optimize_index",
     "parse_article",
     "read_sources",
     "update_index",

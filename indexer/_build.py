@@ -15,9 +15,10 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.util.times import long_to_datetime
-from whoosh.writing import IndexWriter
+from whoosh.writing import OPTIMIZE, IndexWriter
 
 from indexer import _store, settings
+from indexer._merge import small_merge
 from indexer._writer import ParallelWriter, PooledSegmentWriter
 from indexer.normalize import normalize
 from indexer._items import Item, Note, Skipped
@@ -26,7 +27,7 @@ from indexer.vocab import write_vocab
 from indexer.matchtext import match_text
 from indexer.textrules import SENTENCE_END
 from indexer.article import Article
-from indexer.errors import IndexWriteError
+from indexer.errors import IndexerError, IndexWriteError
 from indexer import schema as F
 
 Progress = Callable[[int], None]
@@ -49,6 +50,8 @@ class BuildReport:
     notes: list[Note] = field(default_factory=list)  # indexed, with a change: bytes replaced, a field cut
     cleaned: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    segments: int = 0  # in the index written
+    merged: int = 0  # segments merged (or, all deleted, dropped) into it
 
     @property
     def articles_per_second(self) -> float:
@@ -127,8 +130,8 @@ def _new_generation(root: Path, previous: Path | None = None) -> Iterator[Path]:
             shutil.rmtree(building, ignore_errors=True)
 
 
-def _finish_generation(ix: whoosh_index.Index, building: Path, articles: int) -> None:
-    write_vocab(ix, building)
+def _finish_generation(ix: whoosh_index.Index, building: Path, articles: int, *, previous: Path | None = None) -> None:
+    write_vocab(ix, building, previous=previous)
     _store.write_meta(building, articles=articles, built=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
@@ -204,22 +207,34 @@ def build_index(
                 raise
             writer.commit()
             _finish_generation(ix, building, report.indexed)
+            report.segments = len(ix._segments())
         _store.remove_stale(root)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callable[[IndexWriter, object, BuildReport], None]) -> BuildReport:
-    """Apply a change to a copy of the served generation, then swap it in like a rebuild."""
+MergePolicy = Callable[[IndexWriter, list], list]
+
+
+def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callable[[IndexWriter, object, BuildReport], None],
+            *, merge: MergePolicy = small_merge, needed: Callable[[Path], bool] | None = None) -> BuildReport:
+    """Apply a change to a copy of the served generation, merge segments as ``merge`` (a Whoosh
+    merge policy, ``indexer._merge``) picks, then swap it in like a rebuild; unless ``needed``
+    says of the served generation that there is nothing to do."""
     root = settings.index_dir(index_dir)
     report = BuildReport(action, str(root))
     started = time.perf_counter()
     with _store.writer_lock(root):
         report.cleaned = _store.remove_stale(root)
         gen = _store.current_generation(root)
+        if needed is not None and not needed(gen):
+            report.segments = len(_store.open_generation(gen)._segments())
+            report.seconds = time.perf_counter() - started
+            return report
         with _new_generation(root, gen) as building:
             _store.clone_generation(gen, building)
             ix = _store.open_generation(building)
+            before = len(ix._segments())
             writer = PooledSegmentWriter(ix, limitmb=WRITER_MEMORY_MB)
             try:
                 with ix.searcher() as searcher:
@@ -227,8 +242,10 @@ def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callab
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit(optimize=False)
-            _finish_generation(ix, building, ix.doc_count())
+            writer.commit(mergetype=merge)
+            report.segments = len(ix._segments())
+            report.merged = before - (report.segments - (1 if writer._added else 0))  # _added: a new segment was written
+            _finish_generation(ix, building, ix.doc_count(), previous=gen)
         _store.remove_stale(root)
     report.seconds = time.perf_counter() - started
     return report
@@ -288,6 +305,22 @@ def delete_articles(ids: Iterable[str], *, index_dir: str | os.PathLike[str] | N
                 report.deleted += 1
 
     return _modify(index_dir, "delete", apply)
+
+
+def optimize_index(*, index_dir: str | os.PathLike[str] | None = None) -> BuildReport:
+    """Merge every segment into one, without the deleted documents, in a new generation swapped in
+    atomically; an index of one segment without deletions is left as it is."""
+    if _sharded(index_dir) is not None:
+        raise IndexerError("optimize merges the segments of a Whoosh index; an index of Xapian shards has none")
+
+    def needed(gen: Path) -> bool:
+        segments = _store.open_generation(gen)._segments()
+        return len(segments) > 1 or any(seg.has_deletions() for seg in segments)
+
+    def apply(writer: IndexWriter, searcher: object, report: BuildReport) -> None:
+        return None
+
+    return _modify(index_dir, "optimize", apply, merge=OPTIMIZE, needed=needed)
 
 
 @dataclass(frozen=True)

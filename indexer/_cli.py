@@ -1,4 +1,4 @@
-"""``python -m indexer``: rebuild, update, delete, stats, check, analyze.
+"""``python -m indexer``: rebuild, update, delete, optimize, stats, check, analyze.
 
 Exit status: 0 done; 3 done but some items were skipped (each listed with its
 reason); 1 failed, the previous index untouched (for ``check``: the index has
@@ -16,7 +16,7 @@ from dataclasses import asdict
 from typing import Any, Sequence
 
 from indexer import settings
-from indexer._build import BuildReport, build_index, delete_articles, index_stats, update_index
+from indexer._build import BuildReport, build_index, delete_articles, index_stats, optimize_index, update_index
 from indexer.errors import IndexerError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p = sub.add_parser("delete", parents=[common], help="remove articles by id")
     p.add_argument("ids", nargs="+", metavar="ID")
+    sub.add_parser("optimize", parents=[common], help="merge the index's segments into one, without deleted articles")
     sub.add_parser("stats", parents=[common], help="counts, sources, date range and size of the index")
     p = sub.add_parser("check", parents=[common], help="verify every file's checksum and the index's invariants")
     p.add_argument("--record", action="store_true",
@@ -101,7 +102,10 @@ def _print_report(report: BuildReport) -> None:
     for name in report.cleaned:
         print(f"note: removed {shown(name)}, left by an interrupted run", file=out)
     parts = [f"{report.action}: {shown(report.index_dir)}"]
-    if report.action == "delete":
+    if report.action == "optimize":
+        parts.append(f"merged {report.merged} segment(s) into 1" if report.merged else "nothing to merge: one segment, no deletions")
+        parts.append(f"{report.seconds:.1f} s")
+    elif report.action == "delete":
         parts.append(f"deleted {report.deleted}")
         if report.not_found:
             parts.append(f"not found {len(report.not_found)}: {', '.join(shown(i) for i in report.not_found[:10])}")
@@ -111,6 +115,8 @@ def _print_report(report: BuildReport) -> None:
             parts.append(f"replaced {report.replaced}")
         parts.append(f"skipped {len(report.skipped)}")
         parts.append(f"{report.seconds:.1f} s ({report.articles_per_second:.0f} articles/s)")
+    if report.action in ("update", "delete"):
+        parts.append(f"segments {report.segments}" + (f" ({report.merged} merged)" if report.merged else ""))
     print(" | ".join(parts), file=out)
     if report.skipped:
         reasons = Counter(shown(s.reason.split(" (")[0]) for s in report.skipped)
@@ -203,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                          progress=progress, follow_symlinks=args.follow_symlinks)
             elif args.command == "update":
                 report = update_index(args.sources, index_dir=args.index_dir, progress=progress, follow_symlinks=args.follow_symlinks)
+            elif args.command == "optimize":
+                report = optimize_index(index_dir=args.index_dir)
             else:
                 report = delete_articles(args.ids, index_dir=args.index_dir)
         finally:

@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from whoosh.multiproc import MpWriter, SubWriterTask
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.reading import SegmentReader
 from whoosh.writing import PostingPool, SegmentWriter
 
 from indexer._codec import Codec
@@ -73,6 +75,23 @@ class _Pool(PostingPool):
         entry[1].append(weight)
         entry[2].append(value or b"")
         self._size += POSTING_BYTES
+        if self._size > self.limit:
+            self.save()
+
+    def add_group(self, fieldname: str, btext: bytes, ids: list[int], weights: list[float], values: list[bytes]) -> None:
+        """One term's postings at once (document numbers above any this term already has)."""
+        terms = self._fields.get(fieldname)
+        if terms is None:
+            terms = self._fields[fieldname] = {}
+            self.fieldnames.add(fieldname)
+        entry = terms.get(btext)
+        if entry is None:
+            entry = terms[btext] = (array("I"), array("f"), [])
+            self._size += TERM_BYTES
+        entry[0].extend(ids)
+        entry[1].extend(weights)
+        entry[2].extend(values)
+        self._size += POSTING_BYTES * len(ids)
         if self._size > self.limit:
             self.save()
 
@@ -172,6 +191,49 @@ class PooledSegmentWriter(SegmentWriter):
         if self.writelock is not None:
             self.writelock.release()
 
+    def add_reader(self, reader):  # type: ignore[no-untyped-def]
+        """Whoosh's merge of a segment, keeping its exact field-length totals.
+
+        Whoosh keeps each document's field lengths in one byte and, merging, adds up
+        those rounded lengths into the new segment's totals, which set the average
+        lengths that ranking divides by: a merged index would score a little unlike
+        the same documents unmerged. The totals are the segment's own, less the
+        (rounded) lengths of its deleted documents.
+        """
+        totals = getattr(self.perdocwriter, "_fieldlengths", None)
+        if not _w3_segment(reader) or totals is None:
+            super().add_reader(reader)
+            return
+        before = dict(totals)
+        super().add_reader(reader)
+        deleted = sorted(reader.deleted_docs_set) if reader.has_deletions() else []
+        for fieldname in list(totals):
+            if fieldname in self.schema and self.schema[fieldname].scorable:
+                exact = reader.field_length(fieldname) - sum(reader.doc_field_length(d, fieldname) for d in deleted)
+                totals[fieldname] = before.get(fieldname, 0) + exact
+
+    def add_postings_to_pool(self, reader, startdoc, docmap):  # type: ignore[no-untyped-def]
+        """Whoosh's step of a merge, a term at a time: the terms are read in order from the term
+        file, inlined postings taken from their term record, others through one matcher each
+        (Whoosh looks each term up again and hands over one posting per call)."""
+        if not _w3_segment(reader):
+            super().add_postings_to_pool(reader, startdoc, docmap)
+            return
+        deleted = reader.deleted_docs_set if reader.has_deletions() else frozenset()
+        add_group = self.pool.add_group
+        schema = self.schema
+        for (fieldname, btext), info in reader:  # every term of every field, in order
+            if fieldname not in schema:
+                continue
+            ids, weights, values = _postings_of(reader, fieldname, btext, info)
+            if deleted:
+                keep = [k for k, docnum in enumerate(ids) if docnum not in deleted]
+                ids, weights, values = [ids[k] for k in keep], [weights[k] for k in keep], [values[k] for k in keep]
+            if not ids:
+                continue
+            new_ids = [docmap[d] for d in ids] if docmap is not None else [startdoc + d for d in ids]
+            add_group(fieldname, btext, new_ids, weights, values)
+
     def _flush_segment(self) -> None:
         # Whoosh's own steps, with each term's postings handed over whole
         # (or as Whoosh's flat stream to another codec's field writer).
@@ -184,6 +246,30 @@ class PooledSegmentWriter(SegmentWriter):
         self.fieldwriter.close()
         if lengths:
             lengths.close()
+
+
+def _w3_segment(reader: Any) -> bool:
+    """A segment of Whoosh's W3 format (this codec's or Whoosh's own), whose term file
+    and lengths the merge above reads; other codecs (Whoosh's in-memory one) take Whoosh's path."""
+    return isinstance(reader, SegmentReader) and isinstance(reader.codec(), W3Codec)
+
+
+def _postings_of(reader: SegmentReader, fieldname: str, btext: bytes, info: Any) -> tuple[list[int], list[float], list[bytes]]:
+    """A term's (document numbers, weights, values); an inlined term's include deleted documents."""
+    if info.is_inlined():
+        ids, weights, values = info.inlined_postings()
+        if len(weights) == len(ids) and (not values or len(values) == len(ids)):
+            return list(ids), list(weights), [v or b"" for v in values] if values else [b""] * len(ids)
+    m = reader.postings(fieldname, btext)
+    ids_: list[int] = []
+    weights_: list[float] = []
+    values_: list[bytes] = []
+    while m.is_active():
+        ids_.append(m.id())
+        weights_.append(m.weight())
+        values_.append(m.value() or b"")
+        m.next()
+    return ids_, weights_, values_
 
 
 class _Task(SubWriterTask):
