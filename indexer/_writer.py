@@ -28,12 +28,13 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
+from whoosh.matching.wrappers import FilterMatcher
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.reading import SegmentReader
 from whoosh.writing import PostingPool, SegmentWriter
 
-from indexer._codec import Codec
+from indexer._codec import Codec, ListedMatcher
 
 # Memory per pooled posting: a document number and a weight in arrays, a
 # list slot and a short position string; plus, per term, its three containers.
@@ -214,8 +215,8 @@ class PooledSegmentWriter(SegmentWriter):
 
     def add_postings_to_pool(self, reader, startdoc, docmap):  # type: ignore[no-untyped-def]
         """Whoosh's step of a merge, a term at a time: the terms are read in order from the term
-        file, inlined postings taken from their term record, others through one matcher each
-        (Whoosh looks each term up again and hands over one posting per call)."""
+        file and each term's decoded postings handed over whole (Whoosh hands over one posting
+        per call)."""
         if not _w3_segment(reader):
             super().add_postings_to_pool(reader, startdoc, docmap)
             return
@@ -255,12 +256,13 @@ def _w3_segment(reader: Any) -> bool:
 
 
 def _postings_of(reader: SegmentReader, fieldname: str, btext: bytes, info: Any) -> tuple[list[int], list[float], list[bytes]]:
-    """A term's (document numbers, weights, values); an inlined term's include deleted documents."""
-    if info.is_inlined():
-        ids, weights, values = info.inlined_postings()
-        if len(weights) == len(ids) and (not values or len(values) == len(ids)):
-            return list(ids), list(weights), [v or b"" for v in values] if values else [b""] * len(ids)
+    """A term's (document numbers, weights, values), deleted documents included: a segment of
+    this project's codec gives its decoded lists whole, another one a posting at a time."""
     m = reader.postings(fieldname, btext)
+    while isinstance(m, FilterMatcher):  # deletions: the caller drops them
+        m = m.child
+    if isinstance(m, ListedMatcher):
+        return list(m._ids), list(m._weights), [v or b"" for v in m._values] if m._values else [b""] * len(m._ids)
     ids_: list[int] = []
     weights_: list[float] = []
     values_: list[bytes] = []
