@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import signal
+import socket
 import statistics
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +59,38 @@ def cached_index(*sources: Path, label: str, procs: int | None = None, shards: i
             report = build_index(sources, index_dir=target, procs=procs)
         print(f"  {report.indexed} articles in {report.seconds:.1f} s", file=sys.stderr)
     return target
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def served_shards(stubs: list[str]) -> Iterator[str]:
+    """One ``xapian-tcpsrv`` per shard stub on 127.0.0.1, each in its own process group (killed
+    whole on the way out, with the children it forked per connection); yields the ``xapian://`` location."""
+    procs, ports = [], []
+    try:
+        for stub in stubs:
+            port = free_port()
+            procs.append(subprocess.Popen(["xapian-tcpsrv", "--port", str(port), "--interface", "127.0.0.1", stub],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+            ports.append(port)
+            deadline = time.monotonic() + 10
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"xapian-tcpsrv did not start on port {port} (Debian: apt-get install xapian-tools)")
+                time.sleep(0.05)
+        yield "xapian://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    finally:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def median(values: list[float]) -> float:

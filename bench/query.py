@@ -2,6 +2,7 @@
 
     python bench/query.py [--data DIR] [--articles 7000] [--queries 200] [--repeat 3] [--scale 1] [--skip-recipe]
     python bench/query.py --generated N [--seed 1] [--queries 200] [--repeat 3] [--skip-recipe]
+    python bench/query.py ... --backend xapian [--shards 2]
 
 Builds (once, cached in ``$ZHSEARCH_BENCH_CACHE``) both indexes over the same
 first ``--articles`` CCTV articles (0: all; ``--scale K`` repeats them K times
@@ -12,12 +13,16 @@ too; ``--skip-recipe`` times ours alone), and draws ``--queries`` queries
 this one process, every query runs through three variants in turn (the order
 rotates from query to query), ``--repeat`` times; each pass starts from freshly
 opened indexes on both sides (ours also drops its postings cache), so the
-passes do not time a cache of these same queries:
+passes do not time a cache of these same queries. With ``--backend xapian``
+ours runs on ``--shards`` Xapian shards of the same articles (built once into
+the cache by ``indexer._xapian.build_shards``), each served by its own
+``xapian-tcpsrv`` on 127.0.0.1 for the run and stopped after it; the recipe
+stays on its Whoosh index:
 
 - recipe AND: ``QueryParser("content")`` + ``searcher.search(q, limit=10)``,
   reading id and title of the top 10 (no highlights);
 - recipe +hl: the same, plus ``hit.highlights("content")`` of the top 10;
-- ours: ``search(q, index_dir=..., per_page=10)``, snippets and facets included.
+- ours: ``search(q, index_dir=..., per_page=10)`` (a folder, or ``xapian://…``), snippets and facets included.
 
 The recipe's ``len(results)`` (an extra counting pass in Whoosh) is read
 outside the timed part; ours always computes its total. Before the loop each
@@ -43,13 +48,15 @@ import sys
 import time
 from pathlib import Path
 
-from _common import CACHE, ROOT, cached_index, data_dir, generated_corpus, generated_label, median, percentile
+from _common import (CACHE, ROOT, cached_index, data_dir, generated_corpus, generated_label, median, percentile,
+                     served_shards)
 from _recipe import Recipe
 from build import run_timed, write_corpus
 
 import jieba
 import whoosh
 
+from indexer import index_stats
 from search import close_indexes, search
 
 _HAN_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
@@ -110,7 +117,7 @@ def title_queries(corpus: Path, *, count: int, seed: int) -> list[str]:
     return queries
 
 
-def cold(side: str, index: Path, query: str) -> tuple[float, float]:
+def cold(side: str, index: Path | str, query: str) -> tuple[float, float]:
     """Seconds and max RSS (MB) of a fresh process that opens the index and answers one query."""
     if side == "ours":
         code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from search import search; search({query!r}, index_dir={str(index)!r}, per_page=10)"
@@ -138,6 +145,9 @@ def main() -> None:
     parser.add_argument("--skip-recipe", action="store_true", help="time only ours (the recipe's 10x build takes long)")
     parser.add_argument("--generated", type=int, default=0, help="N generated articles instead of the CCTV ones (bench/_generate.py)")
     parser.add_argument("--seed", type=int, default=1, help="with --generated: the generator's seed")
+    parser.add_argument("--backend", choices=("whoosh", "xapian"), default="whoosh",
+                        help="ours on the local index, or on Xapian shards served by xapian-tcpsrv on loopback")
+    parser.add_argument("--shards", type=int, default=2, help="with --backend xapian: the shards (default: 2)")
     args = parser.parse_args()
     source = data_dir(args.data) / "cctv-xwlb" / "articles.jsonl"
     if args.generated:
@@ -151,7 +161,17 @@ def main() -> None:
     print(f"{articles} articles, {args.queries} queries x {args.repeat} passes x 3 variants; estimate ~{estimate / 60:.1f} min "
           f"(+ ~{articles / EST_BUILD_RATE['recipe'] / 60 + articles / EST_BUILD_RATE['ours'] / 60:.1f} min if the indexes "
           f"are not cached); load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
-    ours_index = cached_index(corpus, label=label)
+    if args.backend == "whoosh":
+        run(args, corpus, cached_index(corpus, label=label))
+        return
+    built = cached_index(corpus, label=f"{label}-xapian{args.shards}", shards=args.shards)
+    with served_shards(index_stats(index_dir=built).shards) as location:
+        print(f"ours: {args.shards} Xapian shards of {built}, served at {location}", flush=True)
+        run(args, corpus, location)
+
+
+def run(args: argparse.Namespace, corpus: Path, ours_index: Path | str) -> None:
+    """Every variant over the queries of ``corpus``, ours on ``ours_index`` (a folder or a location); prints the figures."""
     rec_index = None if args.skip_recipe else recipe_index(corpus)
     variants = ("ours",) if rec_index is None else VARIANTS
     queries = title_queries(corpus, count=args.queries, seed=42)

@@ -17,49 +17,16 @@ figures show the protocol and merge cost, not network latency.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 
-from _common import cached_index, data_dir, median, percentile
+from _common import cached_index, data_dir, median, percentile, served_shards
 from query import subset, title_queries
 
 from indexer import index_stats
 from indexer._xapian import build_shards
 from search import close_indexes, search
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def served(stubs: list[str]):  # type: ignore[no-untyped-def]
-    procs, ports = [], []
-    try:
-        for stub in stubs:
-            port = _free_port()
-            procs.append(subprocess.Popen(["xapian-tcpsrv", "--port", str(port), "--interface", "127.0.0.1", stub],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-            ports.append(port)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-                time.sleep(0.05)
-        yield "xapian://" + ",".join(f"127.0.0.1:{p}" for p in ports)
-    finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def timed(location: str, queries: list[str], repeat: int) -> tuple[float, float, list[tuple[int, int, int]]]:
@@ -99,7 +66,7 @@ def main() -> None:
             build_shards([corpus], index_dir=folder, shards=n)
             seconds = time.perf_counter() - started
             stats = index_stats(index_dir=folder)
-            with served(stats.shards) as location:
+            with served_shards(stats.shards) as location:
                 p50, p95, counts = timed(location, queries, args.repeat)
             same = sum(a == b for a, b in zip(counts, truth))
             print(f"{f'xapian {n} shard':<14} {seconds:>8.1f} {stats.bytes_on_disk / 2**20:>8.0f} {p50:>7.1f} {p95:>7.1f}"

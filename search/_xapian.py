@@ -321,16 +321,17 @@ class XapianBackend:
             enquire.set_docid_order(xapian.Enquire.ASCENDING)
         if plan.reprints_of is None:
             enquire.set_collapse_key(X.DUP)
-        # The page alone (the counts come from their own matches): Xapian may stop once no
-        # other article can enter it.
-        mset = enquire.get_mset((plan.page - 1) * plan.per_page, plan.per_page)
-        items = [(item.weight, item.document) for item in mset]
         listed = tiers.exact
         if n_regional:
             listed = sets.either(listed, tiers.regional)
         if n_partial:
             listed = sets.either(listed, partial_q)
         n_listed = n_exact + n_regional + n_partial
+        # Every match checked: once the heap of the pages up to this one is full, Xapian's pruning
+        # gives a match beside a proximity phrase a weight that depends on the page asked for,
+        # so pages overlapped and skipped articles.
+        mset = enquire.get_mset((plan.page - 1) * plan.per_page, plan.per_page, max(n_listed, 1))
+        items = [(item.weight, item.document) for item in mset]
         scope = tiers.exact if n_exact or plan.empty else listed
         # One pass over the listed articles counts the reprint groups and each group's size
         # (Xapian's collapse counts are lower bounds, and its collapsed estimates not exact);

@@ -1,5 +1,9 @@
 """The search page and API as readers and developers use them: paging, parameters, CORS, raw UTF-8 URLs,
-dates and refining, feeds, reprints. Browser-side behaviour is in ``test_browser.py``."""
+dates and refining, feeds, reprints. Browser-side behaviour is in ``test_browser.py``.
+
+What depends on the results runs on both backends (``client``, ``tiny_location``: the Whoosh folder,
+or the same articles in two Xapian shards served on loopback); argument errors, methods, CORS and
+the server's request lines on the local one (``local_client``, ``tiny_index``)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import json
 import re
 from datetime import date, timedelta
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree
@@ -20,21 +25,41 @@ import search as engine
 from indexer import build_index
 from search._search import MAX_PAGE
 from tests import conftest
-from tests.conftest import OwnCorpus
+from tests.conftest import BACKENDS, OwnCorpus, on_backend
 from tests.test_web import ARTICLES, write_jsonl
 from web import _serve, create_app
 
 
 @pytest.fixture(scope="module")
-def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    src = write_jsonl(tmp_path_factory.mktemp("page-src") / "articles.jsonl", ARTICLES)
+def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("page-src") / "articles.jsonl", ARTICLES)
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tiny_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("page-index")
-    build_index([src], index_dir=target, procs=1)
+    build_index([tiny_source], index_dir=target, procs=1)
     return target
 
 
+@pytest.fixture(scope="module")
+def tiny_shards(tiny_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with on_backend("xapian", [tiny_source], tmp_path_factory.mktemp("page-shards")) as location:
+        yield str(location)
+
+
+@pytest.fixture(params=BACKENDS)
+def tiny_location(request: pytest.FixtureRequest) -> Path | str:
+    return request.getfixturevalue("tiny_index" if request.param == "whoosh" else "tiny_shards")
+
+
 @pytest.fixture()
-def client(tiny_index: Path) -> FlaskClient:
+def client(tiny_location: Path | str) -> FlaskClient:
+    return create_app({"INDEX_DIR": tiny_location}).test_client()
+
+
+@pytest.fixture()
+def local_client(tiny_index: Path) -> FlaskClient:
     return create_app({"INDEX_DIR": tiny_index}).test_client()
 
 
@@ -47,13 +72,13 @@ def api(client: FlaskClient, url: str, status: int = 200) -> Any:
 # ---- paging --------------------------------------------------------------------------------------
 
 
-def test_api_pages_never_exceed_the_last_page_it_serves(own_corpus: OwnCorpus) -> None:
-    res = engine.search("的", index_dir=own_corpus.index, per_page=1)
+def test_api_pages_never_exceed_the_last_page_it_serves(own_corpus: OwnCorpus, own_location: Path | str) -> None:
+    res = engine.search("的", index_dir=own_location, per_page=1)
     assert res.query_info is not None
     listed = len(own_corpus.truth.holding("的")) - res.query_info.folded
     assert res.total == len(own_corpus.truth.holding("的")) and listed > MAX_PAGE
     assert res.pages == MAX_PAGE  # more articles than that hold 的: pages stops where page= does
-    client = create_app({"INDEX_DIR": own_corpus.index}).test_client()
+    client = create_app({"INDEX_DIR": own_location}).test_client()
     data = api(client, f"/api/search?q=的&per_page=1&page={res.pages}")
     assert data["pages"] == res.pages and len(data["hits"]) == 1
     assert api(client, f"/api/search?q=的&per_page=1&page={res.pages + 1}", 400)["ok"] is False
@@ -70,10 +95,10 @@ def test_sort_is_case_insensitive(client: FlaskClient, sort: str) -> None:
 
 
 @pytest.mark.parametrize("year", ["abc", "20x4", "１９９９", "202", "20245", "-2024"])
-def test_error_invalid_year_is_a_400(client: FlaskClient, year: str) -> None:
-    data = api(client, f"/api/search?q=合作&year={year}", 400)
+def test_error_invalid_year_is_a_400(local_client: FlaskClient, year: str) -> None:
+    data = api(local_client, f"/api/search?q=合作&year={year}", 400)
     assert data["ok"] is False and "year" in data["error"]
-    assert client.get(f"/?q=合作&year={year}").status_code == 400
+    assert local_client.get(f"/?q=合作&year={year}").status_code == 400
 
 
 def test_a_valid_year_filters(client: FlaskClient) -> None:
@@ -82,14 +107,14 @@ def test_a_valid_year_filters(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("url", ["/api/search?q=合作", "/"])
-def test_error_405_says_which_methods_are_allowed(client: FlaskClient, url: str) -> None:
-    response = client.post(url)
+def test_error_405_says_which_methods_are_allowed(local_client: FlaskClient, url: str) -> None:
+    response = local_client.post(url)
     assert response.status_code == 405
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
-def test_cors_is_off_by_default(client: FlaskClient) -> None:
-    response = client.get("/api/search?q=合作", headers={"Origin": "https://app.example.org"})
+def test_cors_is_off_by_default(local_client: FlaskClient) -> None:
+    response = local_client.get("/api/search?q=合作", headers={"Origin": "https://app.example.org"})
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
@@ -241,15 +266,14 @@ def test_only_exclusions_are_explained(client: FlaskClient) -> None:
 ODD_TEXT = "控制\x01字符\x0b与\x1f&<b>标记</b>]]>\ufffe合作"
 
 
-@pytest.fixture(scope="module")
-def odd_client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+@pytest.fixture(scope="module", params=BACKENDS)
+def odd_client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
     records = [{"id": f"odd-{n}", "title": f"标题{ODD_TEXT}{n}", "date": f"2024-0{n}-01", "source": f"源\x02{n}",
                 "text": f"正文{ODD_TEXT}。" * 3} for n in range(1, 4)]
     records.append({"id": "odd-undated", "title": "没有日期的合作", "text": f"正文{ODD_TEXT}"})
     src = write_jsonl(tmp_path_factory.mktemp("odd-src") / "odd.jsonl", records)
-    target = tmp_path_factory.mktemp("odd-index")
-    build_index([src], index_dir=target, procs=1)
-    return create_app({"INDEX_DIR": target}).test_client()
+    with on_backend(request.param, [src], tmp_path_factory.mktemp("odd-index")) as index:
+        yield create_app({"INDEX_DIR": index}).test_client()
 
 
 def test_atom_feed_is_valid_atom_with_dates_snippets_and_stable_ids(client: FlaskClient) -> None:
@@ -313,21 +337,21 @@ def test_blank_feed_is_empty_and_bad_parameters_are_400(client: FlaskClient) -> 
 # ---- reprints ------------------------------------------------------------------------------------
 
 
-def test_search_reprints_of_lists_one_group_unfolded(tiny_index: Path) -> None:
-    folded = engine.search("经济", index_dir=tiny_index)
+def test_search_reprints_of_lists_one_group_unfolded(tiny_location: Path | str) -> None:
+    folded = engine.search("经济", index_dir=tiny_location)
     [shown] = [h for h in folded.hits if h.duplicates]
     assert shown.duplicates == 1 and folded.query_info is not None and folded.query_info.folded == 1
-    group = engine.search("经济", index_dir=tiny_index, reprints_of=shown.id)
+    group = engine.search("经济", index_dir=tiny_location, reprints_of=shown.id)
     assert sorted(h.id for h in group.hits) == ["reprint-1", "中文:#编号"]
     assert group.total == 2 and all(h.duplicates == 0 for h in group.hits)
     assert group.query_info is not None and group.query_info.folded == 0
     assert ("reprints_of", shown.id) in group.query_info.filters
     other = "reprint-1" if shown.id != "reprint-1" else "中文:#编号"
-    assert {h.id for h in engine.search("", index_dir=tiny_index, reprints_of=other).hits} == {"reprint-1", "中文:#编号"}
-    alone = engine.search("", index_dir=tiny_index, reprints_of="xwlb-20220101-00")
+    assert {h.id for h in engine.search("", index_dir=tiny_location, reprints_of=other).hits} == {"reprint-1", "中文:#编号"}
+    alone = engine.search("", index_dir=tiny_location, reprints_of="xwlb-20220101-00")
     assert [h.id for h in alone.hits] == ["xwlb-20220101-00"]
     with pytest.raises(engine.ArticleNotFoundError):
-        engine.search("经济", index_dir=tiny_index, reprints_of="no-such-article")
+        engine.search("经济", index_dir=tiny_location, reprints_of="no-such-article")
 
 
 def test_reprint_count_links_to_the_reprints(client: FlaskClient) -> None:

@@ -2,6 +2,10 @@
 
 Most tests run on a tiny index built here from a JSONL file whose articles carry
 awkward ids and script payloads; a few on the sample and on the session's ``own_corpus``.
+Those about search results and articles run on both backends (``client``: the Whoosh
+folder, or the same articles in two Xapian shards served on loopback); those about what
+comes before or beside a search (forms, headers, static files, argument errors, the CLI)
+on the local one (``local_client``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import os
 import re
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +26,7 @@ from flask.testing import FlaskClient
 import search as engine
 import web
 from indexer import build_index
-from tests.conftest import OwnCorpus
+from tests.conftest import BACKENDS, OwnCorpus, on_backend
 from web import _cli, create_app
 
 CSP = (
@@ -56,21 +61,36 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    src = write_jsonl(tmp_path_factory.mktemp("web-src") / "articles.jsonl", ARTICLES)
+def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("web-src") / "articles.jsonl", ARTICLES)
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tiny_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("web-index")
-    build_index([src], index_dir=target, procs=1)
+    build_index([tiny_source], index_dir=target, procs=1)
     return target
 
 
-@pytest.fixture()
-def app(tiny_index: Path) -> Flask:
-    return create_app({"INDEX_DIR": tiny_index})
+@pytest.fixture(scope="module")
+def tiny_shards(tiny_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with on_backend("xapian", [tiny_source], tmp_path_factory.mktemp("web-shards")) as location:
+        yield str(location)
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request: pytest.FixtureRequest) -> Flask:
+    return create_app({"INDEX_DIR": request.getfixturevalue("tiny_index" if request.param == "whoosh" else "tiny_shards")})
 
 
 @pytest.fixture()
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture()
+def local_client(tiny_index: Path) -> FlaskClient:
+    return create_app({"INDEX_DIR": tiny_index}).test_client()
 
 
 @pytest.fixture()
@@ -123,8 +143,8 @@ def test_config_defaults_and_overrides(tiny_index: Path, monkeypatch: pytest.Mon
 # ---- the search page -----------------------------------------------------------------------------
 
 
-def test_home_page_has_a_plain_get_form(client: FlaskClient) -> None:
-    html = html_of(client, "/")
+def test_home_page_has_a_plain_get_form(local_client: FlaskClient) -> None:
+    html = html_of(local_client, "/")
     form = re.search(r"<form[^>]*>", html).group(0)  # type: ignore[union-attr]
     assert 'method="get"' in form and 'action="/"' in form
     box = re.search(r"<input id=\"q\"[^>]*>", html, re.S).group(0)  # type: ignore[union-attr]
@@ -146,12 +166,12 @@ def test_results_are_highlighted_with_count_time_source_and_date(client: FlaskCl
     assert 'class="understood"' in html and '<span class="term">合作</span>' in html
 
 
-def test_results_link_their_json_twin(client: FlaskClient) -> None:
-    html = html_of(client, "/?q=合作&sort=date")
+def test_results_link_their_json_twin(local_client: FlaskClient) -> None:
+    html = html_of(local_client, "/?q=合作&sort=date")
     twin = re.search(r'<link rel="alternate" type="application/json" href="([^"]+)">', html).group(1)  # type: ignore[union-attr]
     assert twin.startswith("/api/search?") and "sort=date" in twin
     assert f'class="json-link" href="{twin}"' in html
-    assert api(client, twin.replace("&amp;", "&"))["ok"] is True
+    assert api(local_client, twin.replace("&amp;", "&"))["ok"] is True
 
 
 def test_reprints_are_counted_once(client: FlaskClient) -> None:
@@ -311,8 +331,8 @@ def test_api_suggest_blank_and_opensearch_shape(client: FlaskClient) -> None:
     assert api(client, "/api/suggest?q=hezuo&format=opensearch")[0] == "hezuo"
 
 
-def test_opensearch_description(client: FlaskClient) -> None:
-    response = client.get("/opensearch.xml")
+def test_opensearch_description(local_client: FlaskClient) -> None:
+    response = local_client.get("/opensearch.xml")
     assert response.status_code == 200
     assert response.mimetype == "application/opensearchdescription+xml"
     body = response.get_data(as_text=True)
@@ -321,13 +341,13 @@ def test_opensearch_description(client: FlaskClient) -> None:
     assert "/api/suggest?format=opensearch&amp;q={searchTerms}" in body
 
 
-def test_static_files_are_local(client: FlaskClient) -> None:
-    html = html_of(client, "/?q=合作")
+def test_static_files_are_local(local_client: FlaskClient) -> None:
+    html = html_of(local_client, "/?q=合作")
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
     for name in ("app.css", "app.js", "favicon.svg"):
-        with client.get(f"/static/{name}") as response:
+        with local_client.get(f"/static/{name}") as response:
             assert response.status_code == 200
-    with client.get("/static/app.css") as response:
+    with local_client.get("/static/app.css") as response:
         css = response.get_data(as_text=True)
     assert '"PingFang SC","Hiragino Sans GB","Noto Sans CJK SC"'.replace(",", ", ") in css
     assert "mark {" in css and "@import" not in css and "url(http" not in css
@@ -370,17 +390,17 @@ def test_facet_payload_round_trips_as_a_filter(client: FlaskClient) -> None:
     assert article_links(html) == ["/article/news/2024/a%20b.txt?q=%E5%90%88%E4%BD%9C"]
 
 
-def test_no_inline_scripts_or_styles(client: FlaskClient) -> None:
+def test_no_inline_scripts_or_styles(local_client: FlaskClient) -> None:
     for url in ("/", "/?q=合作", "/article/xwlb-20220101-00?q=5G", "/nope"):
-        html = html_of(client, url, 404 if url == "/nope" else 200)
+        html = html_of(local_client, url, 404 if url == "/nope" else 200)
         assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
         assert "<style" not in html and " style=" not in html and " on" + "click=" not in html
 
 
 @pytest.mark.parametrize("url", ["/", "/?q=合作", "/api/search?q=合作", "/api/suggest?q=he", "/static/app.css",
                                  "/nope", "/api/nope", "/article/none", "/opensearch.xml"])
-def test_security_headers_on_every_response(client: FlaskClient, url: str) -> None:
-    with client.get(url) as response:
+def test_security_headers_on_every_response(local_client: FlaskClient, url: str) -> None:
+    with local_client.get(url) as response:
         assert response.headers["Content-Security-Policy"] == CSP
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"]
@@ -393,35 +413,37 @@ BAD_PARAMS = ["page=abc", "page=0", "page=-1", "page=1.5", "per_page=1000", "per
 
 
 @pytest.mark.parametrize("params", BAD_PARAMS)
-def test_error_bad_params_give_400_json(client: FlaskClient, params: str) -> None:
-    data = api(client, f"/api/search?q=合作&{params}", 400)
+def test_error_bad_params_give_400_json(local_client: FlaskClient, params: str) -> None:
+    data = api(local_client, f"/api/search?q=合作&{params}", 400)
     assert data["ok"] is False and data["status"] == 400 and data["error"]
     assert list(data) == ["ok", "error", "status"]
 
 
 @pytest.mark.parametrize("params", ["page=abc", "sort=bogus", "date_from=notadate"])
-def test_error_bad_params_give_400_page(client: FlaskClient, params: str) -> None:
-    html = html_of(client, f"/?q=合作&{params}", 400)
+def test_error_bad_params_give_400_page(local_client: FlaskClient, params: str) -> None:
+    html = html_of(local_client, f"/?q=合作&{params}", 400)
     assert "请求有误" in html and 'value="合作"' in html
 
 
-def test_error_long_query_is_refused(client: FlaskClient) -> None:
+def test_error_long_query_is_refused(local_client: FlaskClient) -> None:
     long = "合作" * 101
-    data = api(client, "/api/search?q=" + quote(long), 400)
+    data = api(local_client, "/api/search?q=" + quote(long), 400)
     assert "at most 200" in data["error"]
-    assert api(client, "/api/suggest?q=" + quote(long), 400)["ok"] is False
-    html = html_of(client, "/?q=" + quote(long), 400)
+    assert api(local_client, "/api/suggest?q=" + quote(long), 400)["ok"] is False
+    html = html_of(local_client, "/?q=" + quote(long), 400)
     assert "too long" in html and "at most 200" in html
     assert f'value="{long[:200]}"' in html and 'maxlength="200"' in html
 
 
 def test_error_max_query_chars_is_configurable(tiny_index: Path) -> None:
+    # Local only, as the other argument errors: refused before any backend is asked.
     client = create_app({"INDEX_DIR": tiny_index, "MAX_QUERY_CHARS": 5}).test_client()
     assert api(client, "/api/search?q=123456", 400)["status"] == 400
     assert api(client, "/api/search?q=12345")["ok"] is True
 
 
 def test_error_missing_index_gives_503(missing_client: FlaskClient) -> None:
+    # A missing folder; shards that do not answer give their 503 in test_xapian.
     for url in ("/api/search?q=合作", "/api/suggest?q=he", "/api/article/x"):
         data = api(missing_client, url, 503)
         assert data == {"ok": False, "error": "no index yet: run `python -m indexer rebuild`", "status": 503}
@@ -438,44 +460,45 @@ def test_error_unknown_article_gives_404(client: FlaskClient) -> None:
     assert data == {"ok": False, "error": "no article with that id", "status": 404}
 
 
-def test_error_unknown_routes(client: FlaskClient) -> None:
-    assert api(client, "/api/nope", 404) == {"ok": False, "error": "not found", "status": 404}
-    assert api(client, "/api/", 404)["status"] == 404
-    assert "找不到这个页面" in html_of(client, "/nope", 404)
+def test_error_unknown_routes(local_client: FlaskClient) -> None:
+    assert api(local_client, "/api/nope", 404) == {"ok": False, "error": "not found", "status": 404}
+    assert api(local_client, "/api/", 404)["status"] == 404
+    assert "找不到这个页面" in html_of(local_client, "/nope", 404)
 
 
-def test_error_wrong_method(client: FlaskClient) -> None:
-    response = client.post("/api/search?q=合作")
+def test_error_wrong_method(local_client: FlaskClient) -> None:
+    response = local_client.post("/api/search?q=合作")
     assert response.status_code == 405 and response.get_json()["status"] == 405
-    response = client.post("/")
+    response = local_client.post("/")
     assert response.status_code == 405 and response.mimetype == "text/html"
 
 
-def test_error_crash_shows_no_traceback(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_error_crash_shows_no_traceback(local_client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret detail /srv/private")
 
     monkeypatch.setattr(engine, "search", explode)
-    data = api(client, "/api/search?q=合作", 500)
+    data = api(local_client, "/api/search?q=合作", 500)
     assert data == {"ok": False, "error": "internal server error", "status": 500}
-    html = html_of(client, "/?q=合作", 500)
+    html = html_of(local_client, "/?q=合作", 500)
     assert "secret" not in html and "Traceback" not in html and "服务器出错了" in html
 
 
-def test_error_search_error_is_generic(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_error_search_error_is_generic(local_client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise engine.SearchError("the index could not be searched: /srv/private/segment")
 
     monkeypatch.setattr(engine, "search", broken)
-    data = api(client, "/api/search?q=合作", 500)
+    data = api(local_client, "/api/search?q=合作", 500)
     assert data["ok"] is False and "/srv/private" not in data["error"]
-    assert "/srv/private" not in html_of(client, "/?q=合作", 500)
+    assert "/srv/private" not in html_of(local_client, "/?q=合作", 500)
 
 
 # ---- a rebuilt index without a restart -----------------------------------------------------------
 
 
 def test_rebuilt_index_is_picked_up_without_restart(tmp_path: Path) -> None:
+    # Local only: a Whoosh folder rebuilt; served shards pick up an update in test_xapian.
     index = tmp_path / "index"
     first = write_jsonl(tmp_path / "one.jsonl", [{"id": "a", "title": "苹果丰收", "text": "今年苹果丰收。"}])
     build_index([first], index_dir=index, procs=1)
@@ -502,15 +525,15 @@ def test_index_built_after_start_is_picked_up(tmp_path: Path) -> None:
 # ---- the real indexes ----------------------------------------------------------------------------
 
 
-def test_sample_articles_are_searchable(sample_index: Path) -> None:
-    client = create_app({"INDEX_DIR": sample_index}).test_client()
+def test_sample_articles_are_searchable(sample_location: Path | str) -> None:
+    client = create_app({"INDEX_DIR": sample_location}).test_client()
     data = api(client, "/api/search?q=广州")
     assert data["total"] > 0
     assert html_of(client, article_links(html_of(client, "/?q=广州"))[0])
 
 
-def test_own_corpus_paginates_and_facets(own_corpus: OwnCorpus) -> None:
-    client = create_app({"INDEX_DIR": own_corpus.index}).test_client()
+def test_own_corpus_paginates_and_facets(own_corpus: OwnCorpus, own_location: Path | str) -> None:
+    client = create_app({"INDEX_DIR": own_location}).test_client()
     data = api(client, "/api/search?q=经济 合作")
     holding = own_corpus.truth.holding_all("经济", "合作")
     assert data["total"] == len(holding) > 20 and data["pages"] > 2
@@ -560,12 +583,13 @@ def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert option in out
 
 
-def test_an_id_with_a_newline_has_its_article_page(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_id_with_a_newline_has_its_article_page(tmp_path: Path, backend: str) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", [{"id": "line\nbreak", "title": "换行编号", "text": "这篇文章的编号里有换行。"}])
-    build_index([src], index_dir=tmp_path / "ix", procs=1)
-    client = create_app({"INDEX_DIR": tmp_path / "ix"}).test_client()
-    href = re.search(r'href="(/article/[^"]+)"', html_of(client, "/?q=换行")).group(1)  # type: ignore[union-attr]
-    assert href.startswith("/article/line%0Abreak")
-    page = html_of(client, href.replace("&amp;", "&"))
-    assert "换行编号" in page
-    assert client.get("/api/article/line%0Abreak").get_json()["article"]["id"] == "line\nbreak"
+    with on_backend(backend, [src], tmp_path / "ix") as index:
+        client = create_app({"INDEX_DIR": index}).test_client()
+        href = re.search(r'href="(/article/[^"]+)"', html_of(client, "/?q=换行")).group(1)  # type: ignore[union-attr]
+        assert href.startswith("/article/line%0Abreak")
+        page = html_of(client, href.replace("&amp;", "&"))
+        assert "换行编号" in page
+        assert client.get("/api/article/line%0Abreak").get_json()["article"]["id"] == "line\nbreak"

@@ -10,21 +10,17 @@ folded reprints, pages, facets) must be equal; rankings may differ in order
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE_ARTICLES
+from tests.conftest import SAMPLE_ARTICLES, free_port, serving_shards
+from tests.conftest import shard_location as _location
 
 xapian = pytest.importorskip("xapian", reason="the xapian extra is not installed (pip install -e '.[xapian]')") \
     if os.environ.get("CI") != "true" else __import__("xapian")
@@ -37,7 +33,7 @@ if TCPSRV is None:
 from indexer import build_index, index_stats, update_index  # noqa: E402
 from indexer._xapian import build_shards  # noqa: E402
 from search import IndexUnavailableError, get_article, related, search, suggest  # noqa: E402
-from search import _index, _xapian  # noqa: E402
+from search import _xapian  # noqa: E402
 
 WORDS = ["合作", "发展", "经济", "齐齐哈尔", "哈尔滨", "冰雪", "旅游", "人工智能", "人工智慧", "網路", "网络",
          "科技", "农业", "大豆", "铁路", "冷链", "会议", "中共中央", "政治局", "会见", "代表团", "宁德时代",
@@ -89,61 +85,6 @@ def indexes(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     report = build_shards([corpus], index_dir=xapian_dir, shards=3, procs=1)
     assert report.indexed == 414
     return whoosh_dir, xapian_dir
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """One ``xapian-tcpsrv`` on loopback, in its own process group (it forks a child per connection)."""
-
-    def __init__(self, path: str, port: int | None = None) -> None:
-        self.path, self.port = path, port or _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Server:
-        self.proc = subprocess.Popen([TCPSRV, "--port", str(self.port), "--interface", "127.0.0.1", self.path],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"xapian-tcpsrv did not start on port {self.port}")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-@contextlib.contextmanager
-def serving_shards(xapian_dir: Path, replicas: int = 1) -> Iterator[list[list[Server]]]:
-    stubs = index_stats(index_dir=xapian_dir).shards
-    servers = [[Server(stub) for _ in range(replicas)] for stub in stubs]
-    try:
-        for group in servers:
-            for server in group:
-                server.start()
-        yield servers
-    finally:
-        for group in servers:
-            for server in group:
-                server.kill()
-        _index.CACHE.clear()
-
-
-def _location(servers: list[list[Server]]) -> str:
-    return "xapian://" + ",".join("|".join(s.address for s in group) for group in servers)
 
 
 def _counts(res):  # type: ignore[no-untyped-def]
@@ -302,4 +243,4 @@ def test_locations_name_shards_and_their_replicas() -> None:
     with pytest.raises(IndexNotFoundError):
         parse_location("xapian://, |")
     with pytest.raises(IndexUnavailableError):  # nothing listens there: a clear error, at once
-        search("合作", index_dir=f"xapian://127.0.0.1:{_free_port()}")
+        search("合作", index_dir=f"xapian://127.0.0.1:{free_port()}")
