@@ -34,6 +34,7 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.reading import SegmentReader
 from whoosh.writing import PostingPool, SegmentWriter
 
+from indexer import postings
 from indexer._codec import Codec, ListedMatcher
 
 # Memory per pooled posting: a document number and a weight in arrays, a
@@ -257,7 +258,11 @@ def _w3_segment(reader: Any) -> bool:
 
 def _postings_of(reader: SegmentReader, fieldname: str, btext: bytes, info: Any) -> tuple[list[int], list[float], list[bytes]]:
     """A term's (document numbers, weights, values), deleted documents included: a segment of
-    this project's codec gives its decoded lists whole, another one a posting at a time."""
+    this project's codec gives its decoded lists whole, from the term record in hand (no second
+    lookup), another one a posting at a time."""
+    if getattr(reader.codec(), "compact_postings", None) == postings.VERSION:
+        decoded = postings.decode_term(info, reader._terms._postfile.get)  # W3TermsReader's postings file
+        return decoded.ids.tolist(), decoded.weights.tolist(), decoded.values()
     m = reader.postings(fieldname, btext)
     while isinstance(m, FilterMatcher):  # deletions: the caller drops them
         m = m.child
