@@ -59,11 +59,11 @@ class Codec(W3Codec):
 
     def postings_reader(self, dbfile, terminfo, format_, term=None, scorer=None):  # type: ignore[no-untyped-def]
         decoded = postings.decode_term(terminfo, dbfile.get)
-        return ListedMatcher(decoded.ids.tolist(), decoded.weights.tolist(), decoded.values(), format_,
+        return _ListedMatcher(decoded.ids.tolist(), decoded.weights.tolist(), decoded.values(), format_,
                               scorer=scorer, term=term, terminfo=terminfo)
 
 
-class ListedMatcher(ListMatcher):
+class _ListedMatcher(ListMatcher):
     """A term's decoded postings, answering as Whoosh's block matcher does.
 
     Whoosh's ``ListMatcher`` gives ``""`` for a posting without a value, loses
@@ -78,8 +78,8 @@ class ListedMatcher(ListMatcher):
         values = self._values or [b""] * len(self._ids)
         return zip(self._ids, (v or b"" for v in values))
 
-    def copy(self) -> ListedMatcher:
-        return ListedMatcher(
+    def copy(self) -> _ListedMatcher:
+        return _ListedMatcher(
             self._ids, self._weights, self._values, self._format, self._scorer,
             self._i, self._all_weights, term=self._term, terminfo=self._terminfo,
         )

@@ -28,14 +28,13 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
-from whoosh.matching.wrappers import FilterMatcher
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.reading import SegmentReader
 from whoosh.writing import PostingPool, SegmentWriter
 
 from indexer import postings
-from indexer._codec import Codec, ListedMatcher
+from indexer._codec import Codec
 
 # Memory per pooled posting: a document number and a weight in arrays, a
 # list slot and a short position string; plus, per term, its three containers.
@@ -61,10 +60,7 @@ class _Pool(PostingPool):
         self._fields: dict[str, dict[bytes, tuple[array[int], array[float], list[bytes]]]] = {}
         self._size = 0
 
-    def add(self, item: tuple) -> None:  # type: ignore[type-arg]
-        fieldname, btext, docnum, weight, value = item
-        if docnum < 0:  # Whoosh's marker for spelling-only words; no spelling fields here
-            return
+    def _entry(self, fieldname: str, btext: bytes) -> tuple[array[int], array[float], list[bytes]]:
         terms = self._fields.get(fieldname)
         if terms is None:
             terms = self._fields[fieldname] = {}
@@ -73,6 +69,13 @@ class _Pool(PostingPool):
         if entry is None:
             entry = terms[btext] = (array("I"), array("f"), [])
             self._size += TERM_BYTES
+        return entry
+
+    def add(self, item: tuple) -> None:  # type: ignore[type-arg]
+        fieldname, btext, docnum, weight, value = item
+        if docnum < 0:  # Whoosh's marker for spelling-only words; no spelling fields here
+            return
+        entry = self._entry(fieldname, btext)
         entry[0].append(docnum)
         entry[1].append(weight)
         entry[2].append(value or b"")
@@ -82,14 +85,7 @@ class _Pool(PostingPool):
 
     def add_group(self, fieldname: str, btext: bytes, ids: list[int], weights: list[float], values: list[bytes]) -> None:
         """One term's postings at once (document numbers above any this term already has)."""
-        terms = self._fields.get(fieldname)
-        if terms is None:
-            terms = self._fields[fieldname] = {}
-            self.fieldnames.add(fieldname)
-        entry = terms.get(btext)
-        if entry is None:
-            entry = terms[btext] = (array("I"), array("f"), [])
-            self._size += TERM_BYTES
+        entry = self._entry(fieldname, btext)
         entry[0].extend(ids)
         entry[1].extend(weights)
         entry[2].extend(values)
@@ -260,23 +256,10 @@ def _postings_of(reader: SegmentReader, fieldname: str, btext: bytes, info: Any)
     """A term's (document numbers, weights, values), deleted documents included: a segment of
     this project's codec gives its decoded lists whole, from the term record in hand (no second
     lookup), another one a posting at a time."""
-    if getattr(reader.codec(), "compact_postings", None) == postings.VERSION:
+    if postings.in_this_encoding(reader.codec()):
         decoded = postings.decode_term(info, reader._terms._postfile.get)  # W3TermsReader's postings file
         return decoded.ids.tolist(), decoded.weights.tolist(), decoded.values()
-    m = reader.postings(fieldname, btext)
-    while isinstance(m, FilterMatcher):  # deletions: the caller drops them
-        m = m.child
-    if isinstance(m, ListedMatcher):
-        return list(m._ids), list(m._weights), [v or b"" for v in m._values] if m._values else [b""] * len(m._ids)
-    ids_: list[int] = []
-    weights_: list[float] = []
-    values_: list[bytes] = []
-    while m.is_active():
-        ids_.append(m.id())
-        weights_.append(m.weight())
-        values_.append(m.value() or b"")
-        m.next()
-    return ids_, weights_, values_
+    return postings.matcher_lists(reader.postings(fieldname, btext))
 
 
 class _Task(SubWriterTask):

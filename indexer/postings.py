@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from whoosh.matching.wrappers import FilterMatcher
 
 VERSION = 1  # a codec that writes this encoding says so: ``codec.compact_postings == VERSION``
 W_ONES, W_INTS, W_FLOATS = 0, 1, 2
@@ -340,3 +341,24 @@ def decode_term(terminfo, read) -> Decoded:  # type: ignore[no-untyped-def]
     if n != terminfo.doc_frequency() or (n and (decoded.ids[0] != terminfo.min_id() or decoded.ids[-1] != terminfo.max_id())):
         raise ValueError("postings: they disagree with their term record")
     return decoded
+
+
+def in_this_encoding(codec) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a segment's codec writes its postings in this encoding (``indexer._codec.Codec``)."""
+    return getattr(codec, "compact_postings", None) == VERSION
+
+
+def matcher_lists(m) -> tuple[list[int], list[float], list[bytes]]:  # type: ignore[no-untyped-def]
+    """A Whoosh matcher's (document numbers, weights, values), a posting at a time, for segments
+    of another codec; a deletion filter is looked through (deleted documents are included)."""
+    while isinstance(m, FilterMatcher):
+        m = m.child
+    ids: list[int] = []
+    weights: list[float] = []
+    values: list[bytes] = []
+    while m.is_active():
+        ids.append(m.id())
+        weights.append(m.weight())
+        values.append(m.value() or b"")
+        m.next()
+    return ids, weights, values

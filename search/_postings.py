@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 
 from indexer import postings as encoding
@@ -162,7 +161,7 @@ def read_postings(leaves: Leaves, files: list[PostingsFile], field: str, btext: 
             terminfo = leaf.term_info(field, btext)
         except TermNotFound:
             continue
-        if getattr(leaf.codec(), "compact_postings", None) == encoding.VERSION:
+        if encoding.in_this_encoding(leaf.codec()):
             decoded = encoding.decode_term(terminfo, files[i].read)
         else:
             decoded = _whoosh_postings(leaf, field, btext)
@@ -177,18 +176,8 @@ def read_postings(leaves: Leaves, files: list[PostingsFile], field: str, btext: 
 
 def _whoosh_postings(leaf: Any, field: str, btext: bytes) -> encoding.Decoded:
     """A term's postings in a segment another codec wrote (Whoosh's own writer on this index),
-    through Whoosh's matcher, a posting at a time."""
-    m = leaf.postings(field, btext)
-    while isinstance(m, FilterMatcher):  # deletions: left to the alive mask
-        m = m.child
-    ids: list[int] = []
-    weights: list[float] = []
-    values: list[bytes] = []
-    while m.is_active():
-        ids.append(m.id())
-        weights.append(m.weight())
-        values.append(m.value() or b"")
-        m.next()
+    through Whoosh's matcher, a posting at a time (deletions: left to the alive mask)."""
+    ids, weights, values = encoding.matcher_lists(leaf.postings(field, btext))
     positional = isinstance(leaf.schema[field].format, IndexPositions)
     return encoding.decode(encoding.encode(ids, weights, values, positional=positional))
 
