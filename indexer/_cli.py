@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import Any, Sequence
 
 from indexer import settings
+from indexer.analysis import prepare_query_dictionary
 from indexer._build import BuildReport, build_index, delete_articles, index_stats, optimize_index, update_index
 from indexer.errors import IndexerError
 
@@ -215,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report = delete_articles(args.ids, index_dir=args.index_dir)
         finally:
             progress.close()
+        if args.command in ("rebuild", "update"):
+            prepare_query_dictionary()  # so that the first query of a fresh server process need not write it
         if args.json:
             print(json.dumps(_report_dict(report), ensure_ascii=False, indent=1))
         elif not args.quiet:

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import stat
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -29,6 +30,7 @@ from whoosh.formats import Frequency, Positions
 from whoosh.system import pack_uint
 
 from indexer import settings
+from indexer.dictionary import mapped_frequencies
 from indexer.normalize import normalize_with_offsets, original_span
 from indexer.postings import count_positions, decode_positions, encode_positions
 from indexer.matchtext import FORMAT_VERSION as MATCH_FORMAT, char_grams, gram_spans
@@ -74,8 +76,7 @@ def _build_jieba():  # type: ignore[no-untyped-def]
         import jieba_fast as engine
         default_cache = "zhsearch-jieba-fast.cache"
     except ImportError:
-        import jieba as engine
-
+        engine = _import_jieba()
         default_cache = None
     engine.setLogLevel(logging.WARNING)
     return _with_user_dictionary(engine.Tokenizer(), settings.setting("JIEBA_CACHE") or default_cache)
@@ -111,30 +112,91 @@ def _share_cache(tokenizer) -> None:  # type: ignore[no-untyped-def]
 
 def reference_segmenter():  # type: ignore[no-untyped-def]
     """jieba 0.42.1 itself with our dictionary, to check a faster engine against."""
-    import jieba
-
+    jieba = _import_jieba()
     jieba.setLogLevel(logging.WARNING)
     return _with_user_dictionary(jieba.Tokenizer(), settings.setting("JIEBA_CACHE") or None)
 
 
 _reference: object = None
+_query: object = None
+_query_lock = threading.Lock()
+_import_lock = threading.Lock()
 
 
 def _reference_sharing(fast):  # type: ignore[no-untyped-def]
     """jieba 0.42.1 over ``fast``'s dictionary (the same words and counts, user dictionary
     included): a second copy of the 500,000-word dictionary would cost about 75 MB."""
+    return _jieba_over(fast.FREQ, fast.total)
+
+
+def _import_jieba():  # type: ignore[no-untyped-def]
+    """``import jieba``, unless already done without its ``pkg_resources``: jieba imports it only
+    to find its own data files, and opens them by path when it is missing; importing it costs
+    0.2-0.4 s, a third of a fresh process's first query. It is hidden for this import only."""
+    if "jieba" not in sys.modules and "pkg_resources" not in sys.modules:
+        with _import_lock:
+            sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+            try:
+                import jieba  # noqa: F401
+            finally:
+                if "pkg_resources" in sys.modules and sys.modules["pkg_resources"] is None:
+                    del sys.modules["pkg_resources"]
     import jieba
 
+    return jieba
+
+
+def _jieba_over(freq, total):  # type: ignore[no-untyped-def]
+    """jieba 0.42.1's tokenizer over an already built dictionary (a dict, or a mapped trie)."""
+    jieba = _import_jieba()
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
-    tokenizer.FREQ, tokenizer.total = fast.FREQ, fast.total
+    tokenizer.FREQ, tokenizer.total = freq, total
     tokenizer.initialized = True
     return tokenizer
+
+
+def _reference_engine():  # type: ignore[no-untyped-def]
+    """jieba 0.42.1 over the loaded dictionary (the loaded engine itself when it is jieba)."""
+    global _reference
+    fast = _load_jieba()
+    if not type(fast).__module__.startswith("jieba_fast"):
+        return fast
+    if _reference is None:
+        with _lock:
+            if _reference is None:
+                _reference = _reference_sharing(fast)
+    return _reference
+
+
+def _query_engine():  # type: ignore[no-untyped-def]
+    """What cuts queries: jieba 0.42.1 over the loaded dictionary if this process has one
+    (an indexing process), else over the memory-mapped one (``indexer.dictionary``), so a
+    fresh process answers its first query without loading 580,000 keys. Same words either way."""
+    global _query
+    if _query is None:
+        with _query_lock:
+            if _query is None:
+                freq = None if _jieba is not None else mapped_frequencies(_load_jieba)
+                _query = _jieba_over(freq, freq.total) if freq is not None else _reference_engine()
+    return _query
+
+
+def prepare_query_dictionary() -> bool:
+    """Write the memory-mapped dictionary queries are cut with, if it is not there yet (loading
+    the dictionary once); whether there is one."""
+    return mapped_frequencies(_load_jieba) is not None
+
+
+def _frequencies():  # type: ignore[no-untyped-def]
+    """jieba's word counts: the loaded dictionary's, or the mapped one's (the same)."""
+    return _jieba.FREQ if _jieba is not None else _query_engine().FREQ
 
 
 @lru_cache(maxsize=1)
 def _hmm_characters() -> frozenset[str]:
     """The characters jieba's HMM (for words not in the dictionary) has statistics for."""
+    _import_jieba()
     from jieba.finalseg import emit_P
 
     return frozenset().union(*emit_P.values())
@@ -143,27 +205,23 @@ def _hmm_characters() -> frozenset[str]:
 def _engine_for(text: str):  # type: ignore[no-untyped-def]
     """jieba_fast's HMM splits runs with characters its statistics lack (塱, 埈, 粿)
     differently from jieba 0.42.1; such runs (a few in a thousand) go to jieba itself."""
-    global _reference
     fast = _load_jieba()
     if type(fast).__module__.startswith("jieba_fast") and not _hmm_characters().issuperset(text):
-        if _reference is None:
-            with _lock:
-                if _reference is None:
-                    _reference = _reference_sharing(fast)
-        return _reference
+        return _reference_engine()
     return fast
 
 
-def segment(text: str) -> list[tuple[str, int, int]]:
+def segment(text: str, *, query: bool = False) -> list[tuple[str, int, int]]:
     """jieba's accurate-mode words of a normalised Han run, with offsets.
 
     A run longer than ``MAX_SEGMENT_RUN`` is cut in pieces of that length first:
     jieba's time grows faster than the run (one 800,000-character run of a single
     character: 35 s), and real text has punctuation long before. A word across a
     piece boundary is cut in two; exact matching reads characters, not words.
+    ``query``: cut by ``_query_engine`` (the same words, without loading the dictionary).
     """
     out = []
-    cut = _engine_for(text).cut
+    cut = (_query_engine() if query else _engine_for(text)).cut
     for piece in range(0, len(text), MAX_SEGMENT_RUN):
         start = piece
         for word in cut(text[piece : piece + MAX_SEGMENT_RUN], HMM=True):
@@ -178,12 +236,12 @@ MAX_SEGMENT_RUN = 1000
 
 def is_known_word(word: str) -> bool:
     """Whether jieba's dictionary (with ours) holds ``word``."""
-    return bool(_load_jieba().FREQ.get(word))
+    return bool(_frequencies().get(word))
 
 
 def subwords(word: str) -> Iterator[tuple[str, int]]:
     """Dictionary words of length 2 and 3 inside a longer word (jieba's search mode)."""
-    freq = _load_jieba().FREQ
+    freq = _frequencies()
     for n in (2, 3):
         if len(word) > n:
             for i in range(len(word) - n + 1):
@@ -295,7 +353,7 @@ class ChineseAnalyzer(_NormalisingAnalyzer):
                 pos += 1  # punctuation or space between segments
             prev_end = match.end()
             if match.group("han"):
-                words = segment(match.group("han"))
+                words = segment(match.group("han"), query=mode == "query")
             else:
                 words = [(match.group("word"), 0, match.end() - base)]
             for word, s, e in words:

@@ -4,7 +4,7 @@
 |---|---|---|
 | ``ZHSEARCH_INDEX_DIR`` | ``index`` | folder holding the built index, or ``xapian://host:port,...`` (shard servers) |
 | ``ZHSEARCH_DATA`` | ``../shared/data`` | the shared test/benchmark data (tests and bench only) |
-| ``ZHSEARCH_JIEBA_CACHE`` | jieba's own file in the system temp folder | where jieba keeps its dictionary cache (made readable by all) |
+| ``ZHSEARCH_JIEBA_CACHE`` | jieba's own file in the system temp folder | where jieba keeps its dictionary cache (made readable by all); the memory-mapped dictionary queries are cut with (``indexer.dictionary``) is kept in the same folder |
 | ``ZHSEARCH_PROCS`` | number of CPUs, at most 4 | worker processes for a rebuild |
 | ``ZHSEARCH_CACHE_MB`` | ``64`` | postings a search process keeps in memory per index (shared by its threads) |
 | ``ZHSEARCH_TRUSTED_HOSTS`` | ``python -m web``: the loopback names and its ``--host`` | host names the web server answers (comma-separated; ``.example.org`` for a domain) |
@@ -37,7 +37,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("INDEX_DIR", "index", "folder holding the built index, or xapian://host:port,... (shard servers)"),
     Setting("DATA", "../shared/data", "shared test and benchmark data (tests, bench)"),
-    Setting("JIEBA_CACHE", "", "jieba dictionary cache file (default: jieba's own, in the system temp folder)"),
+    Setting("JIEBA_CACHE", "", "jieba dictionary cache file, beside which the query dictionary is kept (default: jieba's own, in the system temp folder)"),
     Setting("PROCS", "", "worker processes for rebuild (default: CPUs, at most 4)"),
     Setting("CACHE_MB", "64", "postings a search process keeps in memory per index, in MB (shared by its threads)"),
     Setting("TRUSTED_HOSTS", "", "host names the web server answers, comma-separated (default: loopback and --host)"),
