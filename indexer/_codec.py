@@ -29,12 +29,15 @@ class must stay importable under its name.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from pickle import dumps
 
 from whoosh.codec.base import PostingsWriter
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
 from whoosh.fields import Schema
 from whoosh.formats import Format, Frequency
 from whoosh.matching import ListMatcher, Matcher, NullMatcher
+from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.util.numeric import length_to_byte
 
 from indexer import postings
 from indexer.analysis import IndexPositions
@@ -168,21 +171,45 @@ class _PostingsWriter(PostingsWriter):
 
 class _FieldWriter(W3FieldWriter):
     def add_groups(self, schema: Schema, lengths, groups: Iterable[tuple[str, bytes, Sequence[int], Sequence[float], list[bytes]]]) -> None:  # type: ignore[no-untyped-def]
-        """Write terms given in (field, term) order, each with all its postings in document order."""
+        """Write terms given in (field, term) order, each with all its postings in document order.
+
+        Each term's record is packed here, as ``W3FieldWriter.finish_term`` and ``W3TermInfo``
+        would pack it (the same bytes; tests/test_writer.py compares them), without the
+        three objects and dozen calls a term costs there: most terms have a posting or two."""
         columns: dict[str, Sequence[int]] = {}
         field = None
+        add_record = self._tindex.add
+        postfile = self._postfile
+        pack_record = W3TermInfo._struct.pack
+        positional = frequency = False
+        prefix = b""
         for fieldname, btext, ids, weights, values in groups:
             if fieldname != field:
                 if field is not None:
                     self.finish_field()
                 self.start_field(fieldname, schema[fieldname])
                 field = fieldname
+                fmt = self._format
+                positional, frequency = isinstance(fmt, IndexPositions), isinstance(fmt, Frequency)
+                prefix = pack_ushort(self._fieldid)
             column = columns.get(fieldname)
             if column is None:
                 column = columns[fieldname] = self._lengths(lengths, fieldname)
-            self.start_term(btext)
-            self._postwriter.add_all(ids, weights, values, [column[d] for d in ids])
-            self.finish_term()
+            doc_lengths = [column[d] for d in ids]
+            present = [n for n in doc_lengths if n]
+            data = postings.encode(ids, weights, values, positional=positional, frequency=frequency)
+            inlined = len(data) <= postings.INLINE_MAX
+            if inlined:
+                where = dumps(postings.inline(data), 2)
+            else:
+                where = pack_long(postfile.tell()) + pack_int(len(data))
+                postfile.write(data)
+            record = pack_record(
+                inlined, sum(weights), len(ids),
+                length_to_byte(min(present)) if present else 0, length_to_byte(max(0, max(doc_lengths, default=0))),
+                max(0, max(weights, default=0)), ids[0], ids[-1],
+            )
+            add_record(prefix + btext, record + where)
 
     def _lengths(self, lengths, fieldname: str) -> Sequence[int]:  # type: ignore[no-untyped-def]
         if lengths is None:

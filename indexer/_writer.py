@@ -25,7 +25,7 @@ import heapq
 import marshal
 import queue
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from whoosh.multiproc import MpWriter, SubWriterTask
@@ -82,6 +82,28 @@ class _Pool(PostingPool):
         self._size += POSTING_BYTES
         if self._size > self.limit:
             self.save()
+
+    def add_field(self, fieldname: str, docnum: int, items: Iterable[tuple[bytes, int, float, bytes]], boost: float) -> int:
+        """One document's postings of one field (Whoosh's ``FieldType.index`` items); the sum of their frequencies."""
+        terms = self._fields.get(fieldname)
+        if terms is None:
+            terms = self._fields[fieldname] = {}
+            self.fieldnames.add(fieldname)
+        length = count = new = 0
+        for btext, freq, weight, value in items:
+            entry = terms.get(btext)
+            if entry is None:
+                entry = terms[btext] = (array("I"), array("f"), [])
+                new += 1
+            entry[0].append(docnum)
+            entry[1].append(weight * boost)
+            entry[2].append(value or b"")
+            length += freq
+            count += 1
+        self._size += POSTING_BYTES * count + TERM_BYTES * new
+        if self._size > self.limit:
+            self.save()
+        return length
 
     def add_group(self, fieldname: str, btext: bytes, ids: list[int], weights: list[float], values: list[bytes]) -> None:
         """One term's postings at once (document numbers above any this term already has)."""
@@ -188,6 +210,48 @@ class PooledSegmentWriter(SegmentWriter):
                     f.close()
         if self.writelock is not None:
             self.writelock.release()
+
+    def add_document(self, **fields: Any) -> None:
+        """Whoosh's ``SegmentWriter.add_document``, with each field's postings handed to the pool
+        at once (Whoosh makes a tuple and a call for every posting): the same postings, lengths,
+        stored values and columns. Schemas with spelling or term-vector fields take Whoosh's own."""
+        plain = self.__dict__.get("_plain")
+        if plain is None:
+            plain = self._plain = not any(f.vector or f.separate_spelling() for _n, f in self.schema.items())
+        if not plain:
+            super().add_document(**fields)
+            return
+        self._check_state()
+        perdocwriter = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, fieldnames)
+        perdocwriter.start_doc(docnum)
+        try:
+            for fieldname in fieldnames:
+                value = fields.get(fieldname)
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = 0
+                if field.indexed:
+                    counted = self.pool.add_field(fieldname, docnum, field.index(value),
+                                                  self._field_boost(fields, fieldname, docboost))
+                    if field.scorable:
+                        length = counted
+                customval = fields.get(f"_stored_{fieldname}", value)
+                perdocwriter.add_field(fieldname, field, customval if field.stored else None, length)
+                column = field.column_type
+                if column and customval is not None:
+                    perdocwriter.add_column_value(fieldname, column, field.to_column_value(customval))
+        except Exception:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
 
     def add_reader(self, reader):  # type: ignore[no-untyped-def]
         """Whoosh's merge of a segment, keeping its exact field-length totals.
