@@ -29,11 +29,13 @@ class must stay importable under its name.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from hashlib import md5
 from pickle import dumps
 
 from whoosh.codec.base import PostingsWriter
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
 from whoosh.fields import Schema
+from whoosh.filedb.filetables import OrderedHashWriter, _lengths as _LENGTHS
 from whoosh.formats import Format, Frequency
 from whoosh.matching import ListMatcher, Matcher, NullMatcher
 from whoosh.system import pack_int, pack_long, pack_ushort
@@ -169,7 +171,49 @@ class _PostingsWriter(PostingsWriter):
         return max(0, max(self._weights, default=0))
 
 
+class _TermTable(OrderedHashWriter):
+    """Whoosh's ordered hash file of term records, each added in one write: the same file
+    (``OrderedHashWriter`` with its MD5 hash) without asking the file for its position
+    twice a term and hashing through a hex string."""
+
+    def __init__(self, dbfile) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(dbfile)
+        self._at = dbfile.tell()
+
+    def add(self, key: bytes, value: bytes) -> None:
+        if self.hashtype != 0:  # not MD5: Whoosh's own
+            super().add(key, value)
+            self._at = self.dbfile.tell()
+            return
+        if key <= self.lastkey:
+            raise ValueError(f"Keys must increase: {self.lastkey!r}..{key!r}")
+        at = self._at
+        self.index.append(at)
+        self.dbfile.write(_LENGTHS.pack(len(key), len(value)) + key + value)
+        h = int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big")  # filetables.md5_hash
+        self.buckets[h & 255].append((h, at))
+        self.lastkey = key
+        self._at = at + _LENGTHS.size + len(key) + len(value)
+
+
 class _FieldWriter(W3FieldWriter):
+    def __init__(self, codec, storage, segment) -> None:  # type: ignore[no-untyped-def]
+        # W3FieldWriter's own set-up, with the term table above.
+        self._codec = codec
+        self._storage = storage
+        self._segment = segment
+        self._fieldname = None
+        self._fieldid = None
+        self._btext = None
+        self._fieldobj = None
+        self._format = None
+        self._tindex = _TermTable(self._create_file(W3Codec.TERMS_EXT))
+        self._fieldmap = self._tindex.extras["fieldmap"] = {}
+        self._postfile = self._create_file(W3Codec.POSTS_EXT)
+        self._postwriter = None
+        self._infield = False
+        self.is_closed = False
+
     def add_groups(self, schema: Schema, lengths, groups: Iterable[tuple[str, bytes, Sequence[int], Sequence[float], list[bytes]]]) -> None:  # type: ignore[no-untyped-def]
         """Write terms given in (field, term) order, each with all its postings in document order.
 

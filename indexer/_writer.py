@@ -30,6 +30,7 @@ from typing import Any
 
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.codec.whoosh3 import W3Codec
+from whoosh.fields import FieldType
 from whoosh.reading import SegmentReader
 from whoosh.writing import PostingPool, SegmentWriter
 
@@ -237,7 +238,7 @@ class PooledSegmentWriter(SegmentWriter):
                 field = schema[fieldname]
                 length = 0
                 if field.indexed:
-                    counted = self.pool.add_field(fieldname, docnum, field.index(value),
+                    counted = self.pool.add_field(fieldname, docnum, _index(field, value),
                                                   self._field_boost(fields, fieldname, docboost))
                     if field.scorable:
                         length = counted
@@ -308,6 +309,15 @@ class PooledSegmentWriter(SegmentWriter):
         self.fieldwriter.close()
         if lengths:
             lengths.close()
+
+
+def _index(field: FieldType, value: Any) -> Iterable[tuple[bytes, int, float, bytes]]:
+    """``field.index(value)``: for a text value of a field that keeps ``FieldType.index``, its
+    format's values with each term encoded here (Whoosh wraps every term in a generator step)."""
+    if type(field).index is not FieldType.index or not isinstance(value, str) or not field.format:
+        return field.index(value)
+    return [(term.encode("utf-8"), freq, weight, vbytes)
+            for term, freq, weight, vbytes in field.format.word_values(value, field.analyzer, mode="index")]
 
 
 def _w3_segment(reader: Any) -> bool:
