@@ -24,6 +24,7 @@ from indexer.normalize import normalize
 from indexer._items import Item, Note, Skipped
 from indexer._sources import read_sources
 from indexer.vocab import write_vocab
+from indexer.colcodes import write_codes
 from indexer.matchtext import match_text
 from indexer.textrules import SENTENCE_END
 from indexer.article import Article
@@ -132,6 +133,8 @@ def _new_generation(root: Path, previous: Path | None = None) -> Iterator[Path]:
 
 def _finish_generation(ix: whoosh_index.Index, building: Path, articles: int, *, previous: Path | None = None) -> None:
     write_vocab(ix, building, previous=previous)
+    with ix.reader() as reader:
+        write_codes(building, reader)
     _store.write_meta(building, articles=articles, built=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
 

@@ -3,8 +3,9 @@ stored columns as integer codes, and the stored normal form for exact matching.
 
 Each is read once per process and generation (``Shared.once``), whatever the
 number of threads, straight from each segment's column files as arrays
-(``search._colfile``, the files memory-mapped), with no Python loop over the
-documents; stored values become codes in ``search._codes``. A segment written
+(``indexer.colfile``, the files memory-mapped), with no Python loop over the
+documents; stored values become codes in ``indexer.codes``, written beside each generation by
+the indexer (``indexer.colcodes``) and mapped from there when they match its segments. A segment written
 without a column (no article of it had the field) gives the missing value for
 each of its documents: Whoosh's multi-segment column reader leaves such
 segments out, which would shift every later document onto another's value.
@@ -18,16 +19,17 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from whoosh.columns import NumericColumn, VarBytesColumn
+from whoosh.columns import NumericColumn
 from whoosh.util.numeric import byte_to_length
 
+from indexer import colcodes
 from indexer import schema as F
 from indexer.matchtext import match_text
-from search import _codes
-from search._colfile import file_of, numeric, readable, var_bytes
+from indexer.colfile import file_of, numeric, readable
 from search._postings import Leaves
 from search._shared import Shared
 
@@ -38,8 +40,9 @@ NO_DATE = np.uint64(F.NO_DATE)  # an undated article's raw PUBLISHED value
 class Columns:
     """The per-document arrays of one thread's reader, over its generation's ``Shared``."""
 
-    def __init__(self, reader: Any, shared: Shared) -> None:
+    def __init__(self, reader: Any, shared: Shared, *, generation: Path | None = None) -> None:
         self.reader = reader
+        self.generation = generation  # its folder, for the codes written beside it (indexer.colcodes)
         self.shared = shared
         self.n = reader.doc_count_all()
         self.leaves: Leaves = list(reader.leaf_readers())
@@ -93,7 +96,7 @@ class Columns:
 
     def _per_leaf(self, name: str, *, translate: bool, missing: Any) -> list[Any]:
         """Every document's value through Whoosh's column readers, a call a document: for the
-        column types and segment readers that ``search._colfile`` does not read."""
+        column types and segment readers that ``indexer.colfile`` does not read."""
         values: list[Any] = []
         for leaf, _base in self.leaves:
             count = leaf.doc_count_all()
@@ -124,28 +127,21 @@ class Columns:
         return self.shared.once(("column", name), lambda: self._read_column(name))
 
     def _read_column(self, name: str) -> tuple[np.ndarray, Sequence[Any]]:
-        parts = self._var_bytes(name)
-        if parts is not None:
-            return _codes.encode(parts, self.reader.schema[name].from_column_value)
+        if self.generation is not None and (written := colcodes.read_codes(self.generation, self.reader, name)) is not None:
+            return written
+        computed = colcodes.compute(self.reader, name)
+        if computed is not None:
+            return computed
         raw = self._per_leaf(name, translate=True, missing=None)
         labels: dict[Any, int] = {}
         codes = np.fromiter((labels.setdefault(v, len(labels)) for v in raw), dtype=np.int64, count=len(raw))
         return codes, list(labels)
 
-    def _var_bytes(self, name: str) -> list[_codes.Part] | None:
-        """Each segment's ``VarBytesColumn`` bytes with each document's offset and length there (its
-        number of documents when it has no such column); None when not read as arrays here."""
-        files = self._files(name, VarBytesColumn)
-        if files is None:
-            return None
-        return [leaf.doc_count_all() if raw is None else (raw, *var_bytes(raw, leaf.doc_count_all()))
-                for raw, (leaf, _base) in zip(files, self.leaves)]
-
     def match_text(self, docnum: int) -> bytes:
         """A document's stored normal form (``indexer.matchtext``), for exact matching."""
         i = bisect.bisect_right(self._bases, docnum) - 1
         leaf, base = self.leaves[i]
-        texts = self.shared.once(("texts", F.MATCH_TEXT), lambda: self._var_bytes(F.MATCH_TEXT))
+        texts = self.shared.once(("texts", F.MATCH_TEXT), lambda: colcodes.var_bytes_parts(self.reader, F.MATCH_TEXT))
         if texts is not None:
             part = texts[i]
             if not isinstance(part, int):

@@ -77,7 +77,7 @@ class LocalBackend:
     def __init__(self, searcher: Searcher, generation: Path, shared: Shared, *, k1: float, b: float) -> None:
         self.searcher = searcher
         self.generation = generation
-        self.columns = Columns(searcher.reader(), shared)
+        self.columns = Columns(searcher.reader(), shared, generation=generation)
         self.engine = Engine(self.columns)
         self.ranker = Ranker(self.engine, self.columns, k1=k1, b=b)
 

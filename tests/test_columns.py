@@ -19,11 +19,11 @@ from whoosh import fields as W
 from whoosh import index as whoosh_index
 from whoosh.columns import NumericColumn, RefBytesColumn, VarBytesColumn
 
-from indexer import _store, build_index, delete_articles, update_index
+from indexer import _store, build_index, colcodes, delete_articles, update_index
 from indexer import schema as F
 from indexer.matchtext import match_text
-from search import _codes
-from search._colfile import file_of, numeric, var_bytes
+from indexer import codes as _codes
+from indexer.colfile import file_of, numeric, var_bytes
 from search._columns import NO_DATE, Columns
 from search._shared import Shared
 from tests import _corpus
@@ -101,6 +101,45 @@ def test_column_codes_stand_for_whoosh_s_values(reader: Any, name: str) -> None:
     codes, labels = Columns(reader, Shared()).column(name)
     assert [labels[c] for c in codes.tolist()] == expected
     assert len(labels) == len(set(expected)) == len(set(codes.tolist()))  # one code a value
+
+
+@pytest.mark.parametrize("name", SORTED_COLUMNS)
+def test_codes_written_beside_the_generation_are_the_computed_ones(reader: Any, index: Path, name: str) -> None:
+    """Every build, update and delete wrote them (the index above had all three); a search maps them."""
+    gen = _store.current_generation(index)
+    written = colcodes.read_codes(gen, reader, name)
+    computed = colcodes.compute(reader, name)
+    assert written is not None and computed is not None
+    assert isinstance(written[0], np.memmap)
+    assert [written[1][c] for c in written[0].tolist()] == [computed[1][c] for c in computed[0].tolist()]
+    assert len(written[1]) == len(computed[1]) and written[1].missing == computed[1].missing
+    assert Columns(reader, Shared(), generation=gen).column(name)[0] is not None
+
+
+def test_codes_of_other_segments_or_damaged_are_not_used(reader: Any, index: Path, tmp_path: Path) -> None:
+    """A copy of the generation whose header names other segments, or whose files are damaged,
+    gives no codes; the search then computes them and gets Whoosh's values all the same."""
+    import json
+    import shutil
+
+    gen = tmp_path / "gen"
+    shutil.copytree(_store.current_generation(index), gen)
+    assert colcodes.read_codes(gen, reader, F.SOURCE) is not None
+    header = json.loads((gen / colcodes.HEADER).read_text())
+    header["segments"][0][1] += 1
+    (gen / colcodes.HEADER).write_text(json.dumps(header))
+    assert colcodes.read_codes(gen, reader, F.SOURCE) is None
+    shutil.copy(_store.current_generation(index) / colcodes.HEADER, gen / colcodes.HEADER)
+    codes_file = gen / f"zhsearch-codes-{F.SOURCE}.npy"
+    codes_file.write_bytes(codes_file.read_bytes()[:100])
+    assert colcodes.read_codes(gen, reader, F.SOURCE) is None
+    (gen / f"zhsearch-codes-{F.YEAR}-ends.npy").unlink()
+    assert colcodes.read_codes(gen, reader, F.YEAR) is None
+    for name in (F.SOURCE, F.YEAR):
+        codes, labels = Columns(reader, Shared(), generation=gen).column(name)
+        expected = [leaf.column_reader(name)[d] if leaf.has_column(name) else None
+                    for leaf, _base in reader.leaf_readers() for d in range(leaf.doc_count_all())]
+        assert [labels[c] for c in codes.tolist()] == expected
 
 
 def test_match_text_is_the_stored_column_or_made_from_stored_fields(reader: Any) -> None:

@@ -44,6 +44,19 @@ class Labels(Sequence[Any]):
     def __len__(self) -> int:
         return self._count
 
+    @property
+    def missing(self) -> bool:
+        """Whether the last code stands for the missing value."""
+        return self._count > len(self._offsets)
+
+    def compact(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every code's value bytes back to back (the missing value's excluded), and where each ends."""
+        lengths = np.asarray(self._lengths, dtype=np.int64)
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        at = np.repeat(np.asarray(self._offsets, dtype=np.int64) - starts, lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
+        return np.asarray(self._values)[at].astype(np.uint8), ends
+
     def __getitem__(self, code: Any) -> Any:  # type: ignore[override]
         code = int(code)
         if code < 0 or code >= self._count:

@@ -1,0 +1,139 @@
+"""The stored columns searches group and count by, as integer codes written beside each generation.
+
+A search needs, for every document, a code per distinct source, year,
+category and reprint key (facets count codes, reprint folding groups them).
+``indexer.codes`` computes them from the segments' column files without a
+Python loop, but on a million documents that is most of a fresh process's
+first query (about 0.2 s a column). So every build, update and optimize writes
+them once into the generation, and a search maps them from there:
+
+- ``zhsearch-codes.json``: the segments (ids and document counts, in order)
+  the codes were computed over, and per column how many codes it has and
+  whether the last stands for the missing value;
+- per column, ``zhsearch-codes-<column>.npy`` (a code per document, int32),
+  ``…-values.npy`` (every code's value, back to back) and ``…-ends.npy``
+  (where each ends).
+
+The codes answer only for the same segments: an index that another writer
+changed (Whoosh's own, which adds or merges segments) no longer matches the
+header, and searches compute the codes again. Deleted documents keep their
+codes; searches mask them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from whoosh.columns import VarBytesColumn
+
+from indexer import codes as _codes
+from indexer import schema as F
+from indexer.colfile import file_of, readable, var_bytes
+
+CODED = (F.SOURCE, F.YEAR, F.CATEGORY, F.DUP_KEY)
+HEADER = "zhsearch-codes.json"
+FORMAT = 1
+
+
+def segments_of(reader: Any) -> list[list[Any]]:
+    """Each segment's id and number of documents (deleted included), in document order."""
+    out = []
+    for leaf, _base in reader.leaf_readers():
+        segment = leaf.segment() if hasattr(leaf, "segment") else None
+        out.append([segment.segment_id() if segment is not None else None, leaf.doc_count_all()])
+    return out
+
+
+def var_bytes_parts(reader: Any, name: str) -> list[_codes.Part] | None:
+    """Each segment's ``VarBytesColumn`` bytes with each document's offset and length there (its
+    number of documents when it has no such column); None when the column is of another type or
+    a segment is not one ``indexer.colfile`` reads."""
+    if name not in reader.schema or type(reader.schema[name].column_type) is not VarBytesColumn:
+        return None
+    parts: list[_codes.Part] = []
+    for leaf, _base in reader.leaf_readers():
+        if not readable(leaf):
+            return None
+        raw = file_of(leaf, name) if leaf.has_column(name) else None
+        count = leaf.doc_count_all()
+        parts.append(count if raw is None else (raw, *var_bytes(raw, count)))
+    return parts
+
+
+def compute(reader: Any, name: str) -> tuple[np.ndarray, _codes.Labels] | None:
+    """Column ``name`` as codes, from the segments' files; None when they are not read as arrays."""
+    parts = var_bytes_parts(reader, name)
+    if parts is None:
+        return None
+    return _codes.encode(parts, reader.schema[name].from_column_value)
+
+
+def _file(gen: Path, name: str, part: str = "") -> Path:
+    return gen / f"zhsearch-codes-{name}{'-' + part if part else ''}.npy"
+
+
+def write_codes(gen: Path, reader: Any, columns: Sequence[str] = CODED) -> None:
+    """Compute and write the codes of ``columns`` for the generation ``gen`` (read through ``reader``).
+    Each file replaces any of the same name by a rename (a cloned generation's are hard links)."""
+    header: dict[str, Any] = {"format": FORMAT, "segments": segments_of(reader), "columns": {}}
+    for name in columns:
+        found = compute(reader, name)
+        if found is None:
+            continue
+        codes, labels = found
+        values, ends = labels.compact()
+        _save(_file(gen, name), codes.astype(np.int32 if len(labels) < 2**31 else np.int64))
+        _save(_file(gen, name, "values"), values)
+        _save(_file(gen, name, "ends"), ends)
+        header["columns"][name] = {"codes": len(labels), "missing": labels.missing}
+    _atomic_text(gen / HEADER, json.dumps(header))
+
+
+def read_codes(gen: Path, reader: Any, name: str) -> tuple[np.ndarray, _codes.Labels] | None:
+    """Column ``name``'s codes as written for ``gen``, memory-mapped; None when there are none for
+    exactly this reader's segments (or they cannot be read)."""
+    try:
+        header = json.loads((gen / HEADER).read_text("utf-8"))
+        info = header["columns"].get(name)
+        if header.get("format") != FORMAT or info is None or header["segments"] != segments_of(reader):
+            return None
+        codes = np.load(_file(gen, name), mmap_mode="r")
+        values = np.load(_file(gen, name, "values"), mmap_mode="r")
+        ends = np.load(_file(gen, name, "ends"), mmap_mode="r")
+        count, missing = int(info["codes"]), bool(info["missing"])
+        if len(codes) != reader.doc_count_all() or len(ends) != count - missing or (len(ends) and ends[-1] != len(values)):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    offsets = np.concatenate([[0], ends[:-1]]).astype(np.int64) if len(ends) else np.zeros(0, dtype=np.int64)
+    labels = _codes.Labels(values, offsets, np.asarray(ends, dtype=np.int64) - offsets, missing,
+                           reader.schema[name].from_column_value)
+    return codes, labels
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    fd, partial = tempfile.mkstemp(prefix=path.name, suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(array))
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    fd, partial = tempfile.mkstemp(prefix=path.name, suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
