@@ -137,6 +137,30 @@ class Columns:
         codes = np.fromiter((labels.setdefault(v, len(labels)) for v in raw), dtype=np.int64, count=len(raw))
         return codes, list(labels)
 
+    def match_text_spans(self, docnums: np.ndarray) -> Any:
+        """Where the stored normal forms of ``docnums`` (ascending) lie (``search._exact.Spans``):
+        per segment with the column, its buffer's ``find`` and each document's start and end there;
+        the documents of other segments apart."""
+        texts = self.shared.once(("texts", F.MATCH_TEXT), lambda: colcodes.var_bytes_parts(self.reader, F.MATCH_TEXT))
+        if texts is None:
+            return [], docnums
+        cuts = np.searchsorted(docnums, self._bases + [self.n])
+        groups, rest = [], []
+        for i, part in enumerate(texts):
+            ids = docnums[cuts[i] : cuts[i + 1]]
+            if not len(ids):
+                continue
+            if isinstance(part, int):
+                rest.append(ids)
+                continue
+            data, offsets, lengths = part
+            local = ids - self._bases[i]
+            starts = offsets[local].astype(np.int64)
+            holder = data.base.obj if isinstance(data.base, memoryview) else data.base
+            find = holder.find if hasattr(holder, "find") and data.base is not None and len(holder) == len(data) else data.tobytes().find
+            groups.append((find, ids, starts, starts + lengths[local]))
+        return groups, np.concatenate(rest) if rest else np.zeros(0, dtype=np.int64)
+
     def match_text(self, docnum: int) -> bytes:
         """A document's stored normal form (``indexer.matchtext``), for exact matching."""
         i = bisect.bisect_right(self._bases, docnum) - 1

@@ -57,12 +57,24 @@ def needle(text: str, *, title_only: bool = False) -> Needle | None:
     return Needle(text, grams, decided, title_only)
 
 
-class Matcher:
-    """Evaluates requirements on one engine (its postings and stored match texts), caching texts per query."""
+# Where the stored texts of some documents lie: per segment whose texts are one buffer, a
+# ``find(sub, start, end)`` over it (an ``mmap``'s or ``bytes``' own) with those documents and
+# their texts' starts and ends; and the documents whose texts are not in such a buffer.
+Spans = tuple[list[tuple[Callable[[bytes, int, int], int], np.ndarray, np.ndarray, np.ndarray]], np.ndarray]
 
-    def __init__(self, term_mask: Callable[[str, str], np.ndarray], text_of: Callable[[int], bytes], n: int) -> None:
+
+class Matcher:
+    """Evaluates requirements on one engine (its postings and stored match texts), caching texts per query.
+
+    With ``spans`` (``search._columns.Columns.match_text_spans``), candidates are checked where
+    their texts lie, by the buffer's own ``find`` between each text's start and end: no copy of
+    a text, and a few calls a document instead of a dozen."""
+
+    def __init__(self, term_mask: Callable[[str, str], np.ndarray], text_of: Callable[[int], bytes], n: int,
+                 spans: Callable[[np.ndarray], Spans] | None = None) -> None:
         self._term_mask = term_mask
         self._text_of = text_of
+        self._spans = spans
         self._n = n
         self._texts: dict[int, bytes] = {}
         self.verified = 0  # documents whose text was read, for tests and benchmarks
@@ -110,10 +122,33 @@ class Matcher:
             if undecided:
                 pending.append((undecided, decided))
         for needles, decided in pending:
-            for d in np.flatnonzero(out & ~decided).tolist():
-                if not self._holds(d, needles):
-                    out[d] = False
+            out[self._failing(np.flatnonzero(out & ~decided), needles)] = False
         return out
+
+    def _failing(self, docs: np.ndarray, needles: list[Needle]) -> list[int]:
+        """The documents of ``docs`` that hold none of ``needles``."""
+        if self._spans is None or not len(docs):
+            return [d for d in docs.tolist() if not self._holds(d, needles)]
+        groups, rest = self._spans(docs)
+        keys = [(n.utf8, n.title_only) for n in needles]
+        failing = []
+        for find, ids, starts, ends in groups:
+            self.verified += len(ids)
+            for d, start, end in zip(ids.tolist(), starts.tolist(), ends.tolist()):
+                title_end = -1
+                for text, title_only in keys:
+                    if title_only:
+                        if title_end < 0:
+                            title_end = find(_SEP, start, end)
+                            title_end = end if title_end < 0 else title_end
+                        if find(text, start, title_end) >= 0:
+                            break
+                    elif find(text, start, end) >= 0:
+                        break
+                else:
+                    failing.append(d)
+        failing.extend(d for d in rest.tolist() if not self._holds(d, needles))
+        return failing
 
     def any_of(self, plan: list[Requirement], within: np.ndarray) -> np.ndarray:
         """The documents of ``within`` that satisfy at least one requirement."""

@@ -37,7 +37,7 @@ class MaskSets:
         self._b = backend
         engine = backend.engine
         self._n = engine.n
-        self._matcher = Matcher(engine.term_mask, backend.columns.match_text, engine.n)
+        self._matcher = Matcher(engine.term_mask, backend.columns.match_text, engine.n, backend.columns.match_text_spans)
 
     def everything(self) -> np.ndarray:
         return self._b.columns.alive.copy()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Iterator
 
 import numpy as np
 from whoosh import query as Q
@@ -35,6 +36,48 @@ def idf(n: int, df: int) -> float:
     as much as a name; this one goes to zero for them.
     """
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def _best_first(upper: np.ndarray, ids: np.ndarray, first: int | None) -> Iterator[int]:
+    """Positions of ``upper`` from the highest, ties by ``ids`` (ascending): the order of
+    ``np.lexsort((ids, -upper))``. With ``first``, the ``first`` highest (and any tied with the
+    last of them) are sorted alone and the rest only if asked for: most rankings stop within a page."""
+    if first is None or len(upper) <= 2 * first:
+        yield from np.lexsort((ids, -upper)).tolist()
+        return
+    threshold = np.partition(upper, len(upper) - first)[len(upper) - first]  # the first-th highest
+    top = np.flatnonzero(upper >= threshold)
+    yield from top[np.lexsort((ids[top], -upper[top]))].tolist()
+    rest = np.flatnonzero(upper < threshold)
+    yield from rest[np.lexsort((ids[rest], -upper[rest]))].tolist()
+
+
+class _Lazy:
+    """A list over an iterator, filled as far as it is read (``order[n : n + k]`` and iteration)."""
+
+    def __init__(self, items: Iterator[int]) -> None:
+        self._items = items
+        self._seen: list[int] = []
+
+    def _fill(self, n: int) -> None:
+        while len(self._seen) < n:
+            try:
+                self._seen.append(next(self._items))
+            except StopIteration:
+                return
+
+    def __getitem__(self, where: slice) -> list[int]:
+        self._fill(where.stop if where.stop is not None else 1 << 62)
+        return self._seen[where]
+
+    def __iter__(self) -> Iterator[int]:
+        n = 0
+        while True:
+            self._fill(n + 1)
+            if n >= len(self._seen):
+                return
+            yield self._seen[n]
+            n += 1
 
 
 class Ranker:
@@ -98,13 +141,13 @@ class Ranker:
         for _q, bonus in bonuses:
             upper += bonus[ids]
         if not bonuses:
-            order = np.lexsort((ids, -upper))
+            order = list(_best_first(upper, ids, limit))
             if limit is not None:
                 order = order[:limit]
             return [(int(ids[i]), float(upper[i])) for i in order]
         # Exact scores in order of their upper bounds, until none left can enter the top.
         leaves = self.columns.leaves
-        order = np.lexsort((ids, -upper)).tolist()
+        order = _Lazy(_best_first(upper, ids, None if limit is None else PREFETCH + 2 * limit))
         best: list[tuple[float, int]] = []  # min-heap of (score, -docnum)
         finals: list[tuple[int, float]] = []
         near: dict[tuple[int, int], bool] = {}  # (clause, docnum) -> words in place

@@ -12,7 +12,10 @@ import random
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from whoosh import query as Q
 
 from indexer import schema as F
@@ -160,3 +163,18 @@ def test_threads_share_one_bounded_state_per_generation(own_index: Path, monkeyp
     assert 0 < state.cached_bytes <= state.budget + largest
     assert state.cached_bytes == sum(p.nbytes if p is not None else _shared._ABSENT_BYTES for p in state._postings.values())
     CACHE.clear()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=0, max_size=80), st.integers(1, 30))
+def test_best_first_is_the_full_sort_order(scores: list[int], first: int) -> None:
+    """The ranking's partial sort gives exactly ``np.lexsort((ids, -upper))``, ties included."""
+    from search._ranking import _best_first, _Lazy
+
+    upper = np.array(scores, dtype=np.float64) / 3
+    ids = np.arange(len(scores)) * 7 + 3
+    expected = np.lexsort((ids, -upper)).tolist()
+    assert list(_best_first(upper, ids, first)) == expected
+    assert list(_best_first(upper, ids, None)) == expected
+    lazy = _Lazy(_best_first(upper, ids, first))
+    assert lazy[0:first] == expected[:first] and list(lazy) == expected
