@@ -80,8 +80,12 @@ def _file(gen: Path, name: str, part: str = "") -> Path:
 
 def write_codes(gen: Path, reader: Any, columns: Sequence[str] = CODED) -> None:
     """Compute and write the codes of ``columns`` for the generation ``gen`` (read through ``reader``).
-    Each file replaces any of the same name by a rename (a cloned generation's are hard links)."""
-    header: dict[str, Any] = {"format": FORMAT, "segments": segments_of(reader), "columns": {}}
+    Each file replaces any of the same name by a rename (a cloned generation's are hard links);
+    codes already there for these very segments (a delete changes none) are kept as they are."""
+    segments = segments_of(reader)
+    if all(read_codes(gen, reader, name) is not None for name in columns):
+        return
+    header: dict[str, Any] = {"format": FORMAT, "segments": segments, "columns": {}}
     for name in columns:
         found = compute(reader, name)
         if found is None:

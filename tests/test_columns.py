@@ -116,6 +116,21 @@ def test_codes_written_beside_the_generation_are_the_computed_ones(reader: Any, 
     assert Columns(reader, Shared(), generation=gen).column(name)[0] is not None
 
 
+def test_codes_for_the_same_segments_are_kept_and_others_rewritten(reader: Any, index: Path, tmp_path: Path) -> None:
+    import shutil
+
+    gen = tmp_path / "gen"
+    shutil.copytree(_store.current_generation(index), gen)
+    codes_file = gen / f"zhsearch-codes-{F.DUP_KEY}.npy"
+    before = codes_file.stat().st_ino
+    colcodes.write_codes(gen, reader)  # as after a delete: the same segments
+    assert codes_file.stat().st_ino == before
+    (gen / f"zhsearch-codes-{F.CATEGORY}-values.npy").unlink()
+    colcodes.write_codes(gen, reader)
+    assert codes_file.stat().st_ino != before
+    assert all(colcodes.read_codes(gen, reader, name) is not None for name in SORTED_COLUMNS)
+
+
 def test_codes_of_other_segments_or_damaged_are_not_used(reader: Any, index: Path, tmp_path: Path) -> None:
     """A copy of the generation whose header names other segments, or whose files are damaged,
     gives no codes; the search then computes them and gets Whoosh's values all the same."""
