@@ -2,6 +2,7 @@
 beside the local Whoosh index, on the same articles, in one run.
 
     python bench/shards.py [--data DIR] [--articles 7000] [--shards 1 2 4] [--queries 200] [--repeat 3]
+    python bench/shards.py --generated N [--generator-seed 1] [--local-index DIR] ...
 
 For each shard count, builds the first ``--articles`` CCTV articles into that
 many Xapian shards (``python -m indexer rebuild --backend xapian``, timed here,
@@ -10,7 +11,10 @@ runs ``--queries`` title queries (as ``bench/query.py`` draws them) through
 ``search(q, index_dir="xapian://…")`` (snippets, facets, exact totals), and
 through the local Whoosh index (cached) for comparison; prints build seconds,
 size on disk, p50/p95 (median over ``--repeat`` passes) and whether every
-query's total and tier counts equal the local backend's. On loopback the
+query's total and tier counts equal the local backend's. ``--generated N``
+takes ``N`` generated articles instead (``bench/_generate.py``, as
+``bench/build.py --generated N``), and ``--local-index DIR`` an already built
+local index of the same articles instead of the cached one. On loopback the
 figures show the protocol and merge cost, not network latency.
 """
 
@@ -21,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from _common import cached_index, data_dir, median, percentile, served_shards
+from _common import cached_index, data_dir, generated_corpus, generated_label, median, percentile, served_shards
 from query import subset, title_queries
 
 from indexer import index_stats
@@ -52,11 +56,20 @@ def main() -> None:
     parser.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--seed", type=int, default=11, help="the queries' seed")
+    parser.add_argument("--generated", type=int, default=0, help="N generated articles instead of the CCTV ones")
+    parser.add_argument("--generator-seed", type=int, default=1, help="with --generated: the generator's seed")
+    parser.add_argument("--local-index", help="a built local index of the same articles (default: the cached one)")
     args = parser.parse_args()
-    corpus = subset(data_dir(args.data) / "cctv-xwlb" / "articles.jsonl", args.articles)
+    source = data_dir(args.data) / "cctv-xwlb" / "articles.jsonl"
+    if args.generated:
+        corpus = generated_corpus(source, args.generated, args.generator_seed)
+        label = generated_label(args.generated, args.generator_seed)
+    else:
+        corpus = subset(source, args.articles)
+        label = corpus.stem
     queries = title_queries(corpus, count=args.queries, seed=args.seed)
-    local = cached_index(corpus, label=corpus.stem)
+    local = args.local_index or cached_index(corpus, label=label)
     p50, p95, truth = timed(str(local), queries, args.repeat)
     print(f"{'backend':<14} {'build s':>8} {'size MB':>8} {'p50 ms':>7} {'p95 ms':>7}  totals equal")
     print(f"{'whoosh':<14} {'-':>8} {index_stats(index_dir=local).bytes_on_disk / 2**20:>8.0f} {p50:>7.1f} {p95:>7.1f}  -")
