@@ -101,7 +101,7 @@ class Postings:
         self._decoded = decoded  # per segment with position lists: the encoded lists, kept until decoded
         self.nbytes = ids.nbytes + tf.nbytes + sum(len(d.payload or b"") for d in decoded.values())
         self.cached = False  # held by a cache that counts its bytes (set and read under that cache's lock)
-        self._charge = charge  # told how many bytes of decoded positions this term now holds
+        self._charge = charge  # adds the bytes of decoded positions to ``nbytes`` (and to its cache's count)
         self._segments: dict[int, _Positions] = {}
         self._lock = threading.Lock()
 
@@ -143,8 +143,7 @@ class Postings:
             if i in self._segments:  # another thread decoded it meanwhile
                 return self._segments[i]
             self._segments[i] = found
-            self.nbytes += size
-        self._charge(self, size)
+        self._charge(self, size)  # adds to ``nbytes`` under the cache's lock, where evictions read it
         return found
 
 

@@ -62,8 +62,10 @@ class Shared:
         return found
 
     def charge(self, postings: Postings, nbytes: int) -> None:
-        """``postings`` now also holds ``nbytes`` of position strings."""
+        """``postings`` now also holds ``nbytes`` of decoded positions. Its size changes under
+        this lock only, so an eviction never takes away bytes that were not counted in."""
         with self._lock:
+            postings.nbytes += nbytes
             if postings.cached:  # an evicted term's bytes are no longer counted
                 self._bytes += nbytes
                 self._evict()
