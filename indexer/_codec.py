@@ -126,13 +126,6 @@ class _PostingsWriter(PostingsWriter):
         self._values.append(vbytes or b"")
         self._lengths.append(length or 0)
 
-    def add_all(self, ids: Sequence[int], weights: Sequence[float], values: list[bytes], lengths: list[int]) -> None:
-        """One term's postings at once, sorted by document."""
-        self._ids.extend(ids)
-        self._weights.extend(weights)
-        self._values.extend(values)
-        self._lengths.extend(lengths)
-
     def written(self) -> bool:
         return False
 
@@ -218,7 +211,7 @@ class _FieldWriter(W3FieldWriter):
         """Write terms given in (field, term) order, each with all its postings in document order.
 
         Each term's record is packed here, as ``W3FieldWriter.finish_term`` and ``W3TermInfo``
-        would pack it (the same bytes; tests/test_writer.py compares them), without the
+        would pack it (the same bytes; ``tests/test_writer.py`` compares the two), without the
         three objects and dozen calls a term costs there: most terms have a posting or two."""
         columns: dict[str, Sequence[int]] = {}
         field = None

@@ -137,11 +137,33 @@ class Columns:
         codes = np.fromiter((labels.setdefault(v, len(labels)) for v in raw), dtype=np.int64, count=len(raw))
         return codes, list(labels)
 
+    def _texts(self) -> list[Any] | None:
+        """Each segment's stored normal forms (``indexer.colcodes.var_bytes_parts``) with the
+        ``find`` of the buffer they lie in (None for a segment without the column); None when
+        they are not read as arrays here."""
+        return self.shared.once(("texts", F.MATCH_TEXT), self._read_texts)
+
+    def _read_texts(self) -> list[Any] | None:
+        parts = colcodes.var_bytes_parts(self.reader, F.MATCH_TEXT)
+        if parts is None:
+            return None
+        out: list[Any] = []
+        for part in parts:
+            if isinstance(part, int):
+                out.append(None)
+                continue
+            data = part[0]
+            holder = data.base.obj if isinstance(data.base, memoryview) else data.base
+            if not (hasattr(holder, "find") and len(holder) == len(data)):  # not the mmap or bytes itself
+                holder = data.tobytes()
+            out.append((*part, holder.find))
+        return out
+
     def match_text_spans(self, docnums: np.ndarray) -> Any:
         """Where the stored normal forms of ``docnums`` (ascending) lie (``search._exact.Spans``):
         per segment with the column, its buffer's ``find`` and each document's start and end there;
         the documents of other segments apart."""
-        texts = self.shared.once(("texts", F.MATCH_TEXT), lambda: colcodes.var_bytes_parts(self.reader, F.MATCH_TEXT))
+        texts = self._texts()
         if texts is None:
             return [], docnums
         cuts = np.searchsorted(docnums, self._bases + [self.n])
@@ -150,14 +172,12 @@ class Columns:
             ids = docnums[cuts[i] : cuts[i + 1]]
             if not len(ids):
                 continue
-            if isinstance(part, int):
+            if part is None:
                 rest.append(ids)
                 continue
-            data, offsets, lengths = part
+            _data, offsets, lengths, find = part
             local = ids - self._bases[i]
             starts = offsets[local].astype(np.int64)
-            holder = data.base.obj if isinstance(data.base, memoryview) else data.base
-            find = holder.find if hasattr(holder, "find") and data.base is not None and len(holder) == len(data) else data.tobytes().find
             groups.append((find, ids, starts, starts + lengths[local]))
         return groups, np.concatenate(rest) if rest else np.zeros(0, dtype=np.int64)
 
@@ -165,11 +185,11 @@ class Columns:
         """A document's stored normal form (``indexer.matchtext``), for exact matching."""
         i = bisect.bisect_right(self._bases, docnum) - 1
         leaf, base = self.leaves[i]
-        texts = self.shared.once(("texts", F.MATCH_TEXT), lambda: colcodes.var_bytes_parts(self.reader, F.MATCH_TEXT))
+        texts = self._texts()
         if texts is not None:
             part = texts[i]
-            if not isinstance(part, int):
-                data, offsets, lengths = part
+            if part is not None:
+                data, offsets, lengths, _find = part
                 start = int(offsets[docnum - base])
                 return data[start : start + int(lengths[docnum - base])].tobytes()
         else:  # not read as arrays here: this thread's own Whoosh column readers

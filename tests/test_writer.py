@@ -187,3 +187,66 @@ def test_another_codec_gets_whoosh_flat_postings_stream(tmp_path: Path) -> None:
     actual, _ = _postings(flat)
     assert len(expected) > 1000
     assert actual == expected
+
+
+def test_term_records_packed_directly_equal_whoosh_s_own_path() -> None:
+    """``add_groups`` packs each term's W3 record itself; Whoosh's ``start_term`` / ``add`` /
+    ``finish_term`` path (the codec's postings writer and ``W3TermInfo``) must give the same
+    term and postings files, byte for byte: short lists inlined, long ones in ``.pst``, word
+    positions and character-gram frequencies, documents with and without a field length."""
+    import random
+
+    from whoosh.codec.whoosh3 import W3Codec
+    from whoosh.filedb.filestore import RamStorage
+    from whoosh.system import pack_uint
+
+    from indexer._codec import Codec
+    from indexer.postings import encode_positions
+    from indexer.schema import BODY, BODY_CHARS
+
+    rng = random.Random(5)
+    schema = build_schema()
+    field_lengths = {d: rng.choice([0, 1, 7, 300, 5000]) for d in range(2000)}
+
+    class Lengths:
+        def doc_field_length(self, docnum: int, fieldname: str) -> int:
+            return field_lengths[docnum]
+
+    groups = []
+    for fieldname in sorted((BODY, BODY_CHARS)):
+        for t in range(300):
+            ids = sorted(rng.sample(range(2000), rng.choice([1, 2, 5, 30, 400])))
+            if fieldname == BODY:
+                values = [encode_positions(sorted(rng.sample(range(900), rng.randint(1, 4)))) for _ in ids]
+                weights = [float(len(_writer.postings.decode_positions(v))) for v in values]
+            else:
+                weights = [float(rng.randint(1, 9)) for _ in ids]
+                values = [pack_uint(int(w)) for w in weights]
+            groups.append((fieldname, f"词{t:04d}".encode(), ids, weights, values))
+
+    def written(direct: bool) -> tuple[bytes, bytes]:
+        storage = RamStorage()
+        codec = Codec()
+        segment = codec.new_segment(storage, "MAIN")
+        writer = codec.field_writer(storage, segment)
+        if direct:
+            writer.add_groups(schema, Lengths(), iter(groups))
+        else:
+            field = None
+            for fieldname, btext, ids, weights, values in groups:
+                if fieldname != field:
+                    if field is not None:
+                        writer.finish_field()
+                    writer.start_field(fieldname, schema[fieldname])
+                    field = fieldname
+                writer.start_term(btext)
+                for docnum, weight, value in zip(ids, weights, values):
+                    writer.add(docnum, weight, value, field_lengths[docnum])
+                writer.finish_term()
+        writer.finish_field()
+        writer.close()
+        return tuple(storage.open_file(segment.make_filename(ext)).read() for ext in (W3Codec.TERMS_EXT, W3Codec.POSTS_EXT))
+
+    direct, stock = written(True), written(False)
+    assert len(direct[1]) > 0  # some lists went to the postings file
+    assert direct == stock
