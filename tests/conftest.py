@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waitress import wasyncore
 from web._serve import create_server  # the server python -m web runs (raw UTF-8 request lines)
 
 from indexer import Article, build_index, index_stats, read_sources, settings
@@ -236,9 +237,15 @@ def serving(index_dir: Path, *, threads: int = 4) -> Iterator[str]:
             for channel in list(server._map.values()):
                 if channel is not server and channel is not server.trigger:
                     channel.close()
-            server.close()
+            # The listening socket closes and the trigger leaves the loop's map (so the loop ends),
+            # but its pipe stays open: the loop may run this thunk, woken by an earlier pull,
+            # before pull_trigger below has written to the pipe (closing it here made that
+            # write fail with EBADF now and then).
+            wasyncore.dispatcher.close(server)
+            server.trigger.del_channel()
 
         server.trigger.pull_trigger(close_all)
         loop.join(10)
+        server.trigger.close()
         server.task_dispatcher.shutdown()
         assert not loop.is_alive(), "the waitress loop did not stop"
