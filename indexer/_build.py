@@ -17,7 +17,7 @@ from whoosh import index as whoosh_index
 from whoosh.util.times import long_to_datetime
 from whoosh.writing import OPTIMIZE, IndexWriter
 
-from indexer import _store, settings
+from indexer import _store, analysis, settings
 from indexer._merge import small_merge
 from indexer._writer import ParallelWriter, PooledSegmentWriter
 from indexer.normalize import normalize
@@ -240,7 +240,7 @@ def _modify(index_dir: str | os.PathLike[str] | None, action: str, apply: Callab
             before = len(ix._segments())
             writer = PooledSegmentWriter(ix, limitmb=WRITER_MEMORY_MB)
             try:
-                with ix.searcher() as searcher:
+                with ix.searcher() as searcher, analysis.deferred_dictionary():
                     apply(writer, searcher, report)
             except BaseException:
                 writer.cancel()

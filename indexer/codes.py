@@ -49,12 +49,16 @@ class Labels(Sequence[Any]):
         """Whether the last code stands for the missing value."""
         return self._count > len(self._offsets)
 
-    def compact(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every code's value bytes back to back (the missing value's excluded), and where each ends."""
+    def compact(self, codes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The value bytes of ``codes`` (default: every code but the missing value's) back to back,
+        and where each ends."""
+        offsets = np.asarray(self._offsets, dtype=np.int64)
         lengths = np.asarray(self._lengths, dtype=np.int64)
+        if codes is not None:
+            offsets, lengths = offsets[codes], lengths[codes]
         ends = np.cumsum(lengths)
         starts = ends - lengths
-        at = np.repeat(np.asarray(self._offsets, dtype=np.int64) - starts, lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
+        at = np.repeat(offsets - starts, lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
         return np.asarray(self._values)[at].astype(np.uint8), ends
 
     def __getitem__(self, code: Any) -> Any:  # type: ignore[override]

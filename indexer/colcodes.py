@@ -50,14 +50,14 @@ def segments_of(reader: Any) -> list[list[Any]]:
     return out
 
 
-def var_bytes_parts(reader: Any, name: str) -> list[_codes.Part] | None:
-    """Each segment's ``VarBytesColumn`` bytes with each document's offset and length there (its
-    number of documents when it has no such column); None when the column is of another type or
-    a segment is not one ``indexer.colfile`` reads."""
+def var_bytes_parts(reader: Any, name: str, first: int = 0) -> list[_codes.Part] | None:
+    """Each segment's (from the ``first``) ``VarBytesColumn`` bytes with each document's offset and
+    length there (its number of documents when it has no such column); None when the column is of
+    another type or a segment is not one ``indexer.colfile`` reads."""
     if name not in reader.schema or type(reader.schema[name].column_type) is not VarBytesColumn:
         return None
     parts: list[_codes.Part] = []
-    for leaf, _base in reader.leaf_readers():
+    for leaf, _base in reader.leaf_readers()[first:]:
         if not readable(leaf):
             return None
         raw = file_of(leaf, name) if leaf.has_column(name) else None
@@ -81,22 +81,98 @@ def _file(gen: Path, name: str, part: str = "") -> Path:
 def write_codes(gen: Path, reader: Any, columns: Sequence[str] = CODED) -> None:
     """Compute and write the codes of ``columns`` for the generation ``gen`` (read through ``reader``).
     Each file replaces any of the same name by a rename (a cloned generation's are hard links);
-    codes already there for these very segments (a delete changes none) are kept as they are."""
+    codes already there for these very segments (a delete changes none) are kept as they are, and
+    codes there for the first of these segments (an update adds segments and may merge the last
+    few) are extended with the other segments' rather than computed again."""
     segments = segments_of(reader)
     if all(read_codes(gen, reader, name) is not None for name in columns):
         return
     header: dict[str, Any] = {"format": FORMAT, "segments": segments, "columns": {}}
     for name in columns:
-        found = compute(reader, name)
+        found = _extended(gen, reader, name, segments)
         if found is None:
-            continue
-        codes, labels = found
-        values, ends = labels.compact()
-        _save(_file(gen, name), codes.astype(np.int32 if len(labels) < 2**31 else np.int64))
+            computed = compute(reader, name)
+            if computed is None:
+                continue
+            codes, labels = computed
+            found = (codes, *labels.compact(), len(labels), labels.missing)
+        codes, values, ends, count, missing = found
+        _save(_file(gen, name), codes.astype(np.int32 if count < 2**31 else np.int64))
         _save(_file(gen, name, "values"), values)
-        _save(_file(gen, name, "ends"), ends)
-        header["columns"][name] = {"codes": len(labels), "missing": labels.missing}
+        _save(_file(gen, name, "ends"), np.asarray(ends, dtype=np.int64))
+        header["columns"][name] = {"codes": count, "missing": missing}
     _atomic_text(gen / HEADER, json.dumps(header))
+
+
+def _extended(gen: Path, reader: Any, name: str, segments: list[list[Any]]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool] | None:
+    """Column ``name``'s codes (with its values, their ends, the number of codes and whether the last
+    is the missing value's) from the codes written in ``gen`` for a first run of these segments and
+    the other segments' column files; None when there are none such, or they cannot be read.
+
+    The written values (one a code) and the new segments' documents are coded together, so each new
+    document gets the code its value already has, and a value not seen before the next free one."""
+    try:
+        header = json.loads((gen / HEADER).read_text("utf-8"))
+        info = header["columns"][name]
+        old_segments = header["segments"]
+        if header.get("format") != FORMAT:
+            return None
+        kept = 0
+        while kept < min(len(old_segments), len(segments)) and old_segments[kept] == segments[kept]:
+            kept += 1
+        if kept == 0:
+            return None
+        old_codes = np.load(_file(gen, name), mmap_mode="r")
+        old_values = np.load(_file(gen, name, "values"))
+        old_ends = np.load(_file(gen, name, "ends")).astype(np.int64)
+        count, old_missing = int(info["codes"]), bool(info["missing"])
+        if (len(old_codes) != sum(int(c) for _id, c in old_segments) or len(old_ends) != count - old_missing
+                or (len(old_ends) and old_ends[-1] != len(old_values))):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        return None
+    new = var_bytes_parts(reader, name, first=kept)
+    if new is None:
+        return None
+    valued = len(old_ends)
+    old_lengths = np.diff(np.concatenate([[0], old_ends]))
+    together, labels = _codes.encode([(old_values.astype(np.uint8), old_ends - old_lengths, old_lengths), *new],
+                                     reader.schema[name].from_column_value)
+    # together[:valued] are the written values' codes (all distinct), the rest the new documents'.
+    final = np.full(len(labels), -1, dtype=np.int64)
+    final[together[:valued]] = np.arange(valued)
+    if not np.array_equal(final[together[:valued]], np.arange(valued)):
+        return None
+    new_docs = together[valued:]
+    missing_code = len(labels) - 1 if labels.missing else -1
+    unseen = np.unique(new_docs[final[new_docs] < 0])
+    unseen = unseen[unseen != missing_code]
+    final[unseen] = valued + np.arange(len(unseen))
+    total_valued = valued + len(unseen)
+    missing = old_missing or labels.missing
+    if labels.missing:
+        final[missing_code] = total_valued
+    kept_docs = sum(int(c) for _id, c in segments[:kept])
+    head = np.asarray(old_codes[:kept_docs], dtype=np.int64)
+    if old_missing:
+        head = np.where(head == valued, total_valued, head)  # the missing value's code stays the last
+    codes = np.concatenate([head, final[new_docs]])
+    added_values, added_ends = labels.compact(unseen)
+    values = np.concatenate([old_values.astype(np.uint8), added_values])
+    ends = np.concatenate([old_ends, (old_ends[-1] if valued else 0) + added_ends])
+    if kept < len(old_segments):  # merged segments: the values only their purged documents had go
+        used = np.bincount(codes, minlength=total_valued + missing) > 0
+        if not used.all():
+            renumber = np.cumsum(used) - 1
+            codes = renumber[codes]
+            lengths = np.diff(np.concatenate([[0], ends]))
+            keep_bytes = np.repeat(used[:total_valued], lengths)
+            values = values[keep_bytes]
+            ends = np.cumsum(lengths[used[:total_valued]])
+            missing = missing and bool(used[-1])
+            total_valued = int(used[:total_valued].sum())
+    return codes, values, ends, total_valued + missing, missing
 
 
 def read_codes(gen: Path, reader: Any, name: str) -> tuple[np.ndarray, _codes.Labels] | None:

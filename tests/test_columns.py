@@ -240,3 +240,41 @@ def test_codes_tell_apart_values_that_pad_alike_even_when_hashes_collide(monkeyp
     values = [v.decode() for v in first] + [None] * 4 + [v.decode() for v in second]
     assert [labels[c] for c in codes.tolist()] == values
     assert len(labels) == len(set(values)) == len(set(codes.tolist()))
+
+
+def test_updates_extend_the_written_codes_and_they_stay_the_computed_ones(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each update codes only its new segments against the values already written, also when it
+    merges the small segments of earlier updates (their values that only purged documents had go):
+    every document's value and the number of distinct values are those of a computation from scratch."""
+    records = _corpus.generate(260, seed=7)  # two segments bigger than a merge takes
+    root = tmp_path / "index"
+    build_index([_corpus.write_jsonl(tmp_path / "a.jsonl", records)], index_dir=root, procs=2)
+    from_scratch = []
+    real_compute = colcodes.compute
+    monkeypatch.setattr(colcodes, "compute", lambda reader, name: from_scratch.append(name) or real_compute(reader, name))
+    appended = merged = 0
+    for step in range(11):
+        with _store.open_generation(_store.current_generation(root)).reader() as reader:
+            before = colcodes.segments_of(reader)
+        batch = [{**r, "id": f"new-{step}-{i}", "source": f"来源{step}", "category": f"类{step % 3}"}
+                 for i, r in enumerate(records[step * 3 : step * 3 + 3])]
+        batch.append({**records[50 + step], "title": records[50 + step]["title"] + "改"})  # a replacement
+        if step % 4 == 1:  # no category, no date: a segment without those columns
+            batch = [{"id": f"bare-{step}-{i}", "title": f"无类{step}{i}", "text": r["text"]} for i, r in enumerate(batch)]
+        update_index([_corpus.write_jsonl(tmp_path / f"u{step}.jsonl", batch)], index_dir=root)
+        if step == 6:
+            delete_articles([f"new-{s}-{i}" for s in range(4) for i in range(3)], index_dir=root)
+        gen = _store.current_generation(root)
+        with _store.open_generation(gen).reader() as reader:
+            after = colcodes.segments_of(reader)
+            appended += after[: len(before)] == before
+            merged += after[: len(before)] != before and after[0] == before[0]
+            for name in SORTED_COLUMNS:
+                written = colcodes.read_codes(gen, reader, name)
+                computed = real_compute(reader, name)
+                assert written is not None and computed is not None
+                assert [written[1][c] for c in written[0].tolist()] == [computed[1][c] for c in computed[0].tolist()]
+                assert len(written[1]) == len(computed[1]) and written[1].missing == computed[1].missing
+    assert appended and merged  # both ways of extending were taken
+    assert from_scratch == []  # and no update computed a column from scratch

@@ -119,3 +119,44 @@ def test_a_fresh_process_cuts_queries_without_loading_the_dictionary(tmp_path: P
     expected = [[t.text for t in ChineseAnalyzer()(text, mode="query")] for text in texts]
     assert runs[0]["words"] == runs[1]["words"] == expected
     assert runs[1]["extra"] == [True, False, [list(pair) for pair in analysis.subwords("齐齐哈尔市")]]
+
+
+_UPDATE = """
+import json, sys
+from indexer import analysis, update_index
+report = update_index([sys.argv[1]], index_dir=sys.argv[2])
+print(json.dumps({"indexed": report.indexed, "loaded": analysis._jieba is not None}))
+"""
+
+
+def _terms(root: Path) -> dict[tuple[str, bytes], int]:
+    from indexer import _store
+
+    with _store.open_generation(_store.current_generation(root)).reader() as reader:
+        return {(field, text): reader.doc_frequency(field, text) for field, text in reader.all_terms()}
+
+
+@pytest.mark.parametrize("deferred_chars", [analysis.DEFERRED_CHARS, 300])
+def test_a_small_update_indexes_the_words_a_rebuild_does_without_loading_the_dictionary(
+        tmp_path: Path, deferred_chars: int) -> None:
+    """Its articles are cut over the mapped dictionary: every field's terms and document frequencies
+    equal those of one rebuild of the same articles. Past the budget (300 characters here) the
+    process loads the dictionary and goes on with jieba_fast: the same terms again."""
+    from indexer import build_index
+    from tests import _corpus
+
+    records = _corpus.generate(12, seed=5)
+    env = {**os.environ, "ZHSEARCH_JIEBA_CACHE": str(tmp_path / "jieba.cache"), "PYTHONPATH": str(ROOT)}
+    first, rest = _corpus.write_jsonl(tmp_path / "a.jsonl", records[:1]), _corpus.write_jsonl(tmp_path / "b.jsonl", records[1:])
+    updated, rebuilt = tmp_path / "updated", tmp_path / "rebuilt"
+    build_index([first], index_dir=updated, procs=1)
+    subprocess.run([sys.executable, "-c", "from indexer import analysis; analysis.prepare_query_dictionary()"],
+                   env=env, check=True, timeout=120)
+    script = _UPDATE if deferred_chars == analysis.DEFERRED_CHARS else _UPDATE.replace(
+        "report =", f"analysis.DEFERRED_CHARS = {deferred_chars}\nreport =")
+    out = json.loads(subprocess.run([sys.executable, "-c", script, str(rest), str(updated)], env=env,
+                                    capture_output=True, text=True, check=True, timeout=300).stdout)
+    assert out["indexed"] == len(records) - 1
+    assert out["loaded"] is (deferred_chars < sum(len(r["text"]) + len(r["title"]) for r in records[1:]))
+    build_index([first, rest], index_dir=rebuilt, procs=1)
+    assert _terms(updated) == _terms(rebuilt)
