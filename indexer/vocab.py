@@ -24,6 +24,7 @@ import re
 import struct
 from array import array
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -195,13 +196,17 @@ def read_counts(gen: Path) -> tuple[set[str], int, Counts]:
 def write_vocab_weights(weights: dict[str, int], gen: Path, *, previous: Path | None = None) -> int:
     """Write ``VOCAB_FILE`` and ``CHARS_FILE`` from word weights (the Han words among them),
     taking the pinyin of words and characters already in ``previous``'s files from there."""
-    top = sorted(((t, w) for t, w in weights.items() if _HAN_WORD.match(t)), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS]
-    known = {term: (full, initials) for term, _w, full, initials in read_vocab(previous / VOCAB_FILE)} if previous else {}
+    top = sorted((t, w) for t, w in weights.items() if _HAN_WORD.match(t))  # by term, then (stable) by weight:
+    top.sort(key=itemgetter(1), reverse=True)                                # heaviest first, ties by term
+    del top[MAX_TERMS:]
+    known = _pinyin_of(previous / VOCAB_FILE) if previous else {}
+    lines = []
+    for term, weight in top:
+        full, initials = known.get(term) or pinyin_keys(term)
+        lines.append(f"{term}\t{weight}\t{full}\t{initials}\n")
     tmp = gen / (VOCAB_FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        for term, weight in top:
-            full, initials = known.get(term) or pinyin_keys(term)
-            fh.write(f"{term}\t{weight}\t{full}\t{initials}\n")
+        fh.write("".join(lines))
     chars = sorted({c for term, _weight in top for c in term})
     known_chars = read_char_pinyin(previous) if previous else {}
     tmp_chars = gen / (CHARS_FILE + ".tmp")
@@ -211,6 +216,20 @@ def write_vocab_weights(weights: dict[str, int], gen: Path, *, previous: Path | 
     tmp_chars.replace(gen / CHARS_FILE)
     tmp.replace(gen / VOCAB_FILE)
     return len(top)
+
+
+def _pinyin_of(path: Path) -> dict[str, tuple[str, str]]:
+    """Each term's (full pinyin, initials) in a ``VOCAB_FILE`` (``read_vocab``'s entries, read in one pass)."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    for line in text.split("\n"):
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[0] and parts[1].isdigit():
+            out[parts[0]] = (parts[2], parts[3])
+    return out
 
 
 def read_vocab(path: Path, *, strict: bool = False) -> Iterator[tuple[str, int, str, str]]:
