@@ -85,11 +85,13 @@ def write_codes(gen: Path, reader: Any, columns: Sequence[str] = CODED) -> None:
     codes there for the first of these segments (an update adds segments and may merge the last
     few) are extended with the other segments' rather than computed again."""
     segments = segments_of(reader)
-    if all(read_codes(gen, reader, name) is not None for name in columns):
+    written = _header(gen)
+    if written is not None and written["segments"] == segments and all(
+            _load(gen, written, name, reader.doc_count_all()) is not None for name in columns):
         return
     header: dict[str, Any] = {"format": FORMAT, "segments": segments, "columns": {}}
     for name in columns:
-        found = _extended(gen, reader, name, segments)
+        found = _extended(gen, written, reader, name, segments) if written is not None else None
         if found is None:
             computed = compute(reader, name)
             if computed is None:
@@ -104,40 +106,60 @@ def write_codes(gen: Path, reader: Any, columns: Sequence[str] = CODED) -> None:
     _atomic_text(gen / HEADER, json.dumps(header))
 
 
-def _extended(gen: Path, reader: Any, name: str, segments: list[list[Any]]
+def _header(gen: Path) -> dict[str, Any] | None:
+    """The generation's codes header, if it is one of this format."""
+    try:
+        header = json.loads((gen / HEADER).read_text("utf-8"))
+        if header.get("format") != FORMAT or not isinstance(header.get("segments"), list):
+            return None
+        return header
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _load(gen: Path, header: dict[str, Any], name: str, doc_count: int
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool] | None:
+    """Column ``name``'s written codes (memory-mapped), values, their ends, the number of codes and
+    whether the last is the missing value's; None when ``header`` has none, or the files do not
+    agree with it and with ``doc_count`` documents."""
+    try:
+        info = header["columns"][name]
+        codes = np.load(_file(gen, name), mmap_mode="r")
+        values = np.load(_file(gen, name, "values"), mmap_mode="r")
+        ends = np.load(_file(gen, name, "ends"), mmap_mode="r")
+        count, missing = int(info["codes"]), bool(info["missing"])
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        return None
+    if len(codes) != doc_count or len(ends) != count - missing or (len(ends) and ends[-1] != len(values)):
+        return None
+    return codes, values, ends, count, missing
+
+
+def _extended(gen: Path, header: dict[str, Any], reader: Any, name: str, segments: list[list[Any]]
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool] | None:
     """Column ``name``'s codes (with its values, their ends, the number of codes and whether the last
-    is the missing value's) from the codes written in ``gen`` for a first run of these segments and
-    the other segments' column files; None when there are none such, or they cannot be read.
+    is the missing value's) from the codes written in ``gen`` (``header``) for a first run of these
+    segments and the other segments' column files; None when there are none such.
 
     The written values (one a code) and the new segments' documents are coded together, so each new
     document gets the code its value already has, and a value not seen before the next free one."""
+    old_segments = header["segments"]
+    kept = 0
+    while kept < min(len(old_segments), len(segments)) and old_segments[kept] == segments[kept]:
+        kept += 1
     try:
-        header = json.loads((gen / HEADER).read_text("utf-8"))
-        info = header["columns"][name]
-        old_segments = header["segments"]
-        if header.get("format") != FORMAT:
-            return None
-        kept = 0
-        while kept < min(len(old_segments), len(segments)) and old_segments[kept] == segments[kept]:
-            kept += 1
-        if kept == 0:
-            return None
-        old_codes = np.load(_file(gen, name), mmap_mode="r")
-        old_values = np.load(_file(gen, name, "values"))
-        old_ends = np.load(_file(gen, name, "ends")).astype(np.int64)
-        count, old_missing = int(info["codes"]), bool(info["missing"])
-        if (len(old_codes) != sum(int(c) for _id, c in old_segments) or len(old_ends) != count - old_missing
-                or (len(old_ends) and old_ends[-1] != len(old_values))):
-            return None
-    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        old_docs = sum(int(count) for _id, count in old_segments)
+    except (TypeError, ValueError):
         return None
-    new = var_bytes_parts(reader, name, first=kept)
-    if new is None:
+    loaded = _load(gen, header, name, old_docs) if kept else None
+    new = var_bytes_parts(reader, name, first=kept) if loaded is not None else None
+    if loaded is None or new is None:
         return None
+    old_codes, old_values, old_ends, _count, old_missing = loaded
+    old_values, old_ends = np.asarray(old_values, dtype=np.uint8), np.asarray(old_ends, dtype=np.int64)
     valued = len(old_ends)
     old_lengths = np.diff(np.concatenate([[0], old_ends]))
-    together, labels = _codes.encode([(old_values.astype(np.uint8), old_ends - old_lengths, old_lengths), *new],
+    together, labels = _codes.encode([(old_values, old_ends - old_lengths, old_lengths), *new],
                                      reader.schema[name].from_column_value)
     # together[:valued] are the written values' codes (all distinct), the rest the new documents'.
     final = np.full(len(labels), -1, dtype=np.int64)
@@ -153,22 +175,19 @@ def _extended(gen: Path, reader: Any, name: str, segments: list[list[Any]]
     missing = old_missing or labels.missing
     if labels.missing:
         final[missing_code] = total_valued
-    kept_docs = sum(int(c) for _id, c in segments[:kept])
-    head = np.asarray(old_codes[:kept_docs], dtype=np.int64)
+    head = np.asarray(old_codes[: sum(int(c) for _id, c in segments[:kept])], dtype=np.int64)
     if old_missing:
         head = np.where(head == valued, total_valued, head)  # the missing value's code stays the last
     codes = np.concatenate([head, final[new_docs]])
     added_values, added_ends = labels.compact(unseen)
-    values = np.concatenate([old_values.astype(np.uint8), added_values])
+    values = np.concatenate([old_values, added_values])
     ends = np.concatenate([old_ends, (old_ends[-1] if valued else 0) + added_ends])
     if kept < len(old_segments):  # merged segments: the values only their purged documents had go
         used = np.bincount(codes, minlength=total_valued + missing) > 0
         if not used.all():
-            renumber = np.cumsum(used) - 1
-            codes = renumber[codes]
+            codes = (np.cumsum(used) - 1)[codes]
             lengths = np.diff(np.concatenate([[0], ends]))
-            keep_bytes = np.repeat(used[:total_valued], lengths)
-            values = values[keep_bytes]
+            values = values[np.repeat(used[:total_valued], lengths)]
             ends = np.cumsum(lengths[used[:total_valued]])
             missing = missing and bool(used[-1])
             total_valued = int(used[:total_valued].sum())
@@ -178,19 +197,13 @@ def _extended(gen: Path, reader: Any, name: str, segments: list[list[Any]]
 def read_codes(gen: Path, reader: Any, name: str) -> tuple[np.ndarray, _codes.Labels] | None:
     """Column ``name``'s codes as written for ``gen``, memory-mapped; None when there are none for
     exactly this reader's segments (or they cannot be read)."""
-    try:
-        header = json.loads((gen / HEADER).read_text("utf-8"))
-        info = header["columns"].get(name)
-        if header.get("format") != FORMAT or info is None or header["segments"] != segments_of(reader):
-            return None
-        codes = np.load(_file(gen, name), mmap_mode="r")
-        values = np.load(_file(gen, name, "values"), mmap_mode="r")
-        ends = np.load(_file(gen, name, "ends"), mmap_mode="r")
-        count, missing = int(info["codes"]), bool(info["missing"])
-        if len(codes) != reader.doc_count_all() or len(ends) != count - missing or (len(ends) and ends[-1] != len(values)):
-            return None
-    except (OSError, ValueError, KeyError, TypeError):
+    header = _header(gen)
+    if header is None or header["segments"] != segments_of(reader):
         return None
+    loaded = _load(gen, header, name, reader.doc_count_all())
+    if loaded is None:
+        return None
+    codes, values, ends, _count, missing = loaded
     offsets = np.concatenate([[0], ends[:-1]]).astype(np.int64) if len(ends) else np.zeros(0, dtype=np.int64)
     labels = _codes.Labels(values, offsets, np.asarray(ends, dtype=np.int64) - offsets, missing,
                            reader.schema[name].from_column_value)

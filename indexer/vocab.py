@@ -199,7 +199,7 @@ def write_vocab_weights(weights: dict[str, int], gen: Path, *, previous: Path | 
     top = sorted((t, w) for t, w in weights.items() if _HAN_WORD.match(t))  # by term, then (stable) by weight:
     top.sort(key=itemgetter(1), reverse=True)                                # heaviest first, ties by term
     del top[MAX_TERMS:]
-    known = _pinyin_of(previous / VOCAB_FILE) if previous else {}
+    known = {term: (full, initials) for term, _w, full, initials in read_vocab(previous / VOCAB_FILE)} if previous else {}
     lines = []
     for term, weight in top:
         full, initials = known.get(term) or pinyin_keys(term)
@@ -216,20 +216,6 @@ def write_vocab_weights(weights: dict[str, int], gen: Path, *, previous: Path | 
     tmp_chars.replace(gen / CHARS_FILE)
     tmp.replace(gen / VOCAB_FILE)
     return len(top)
-
-
-def _pinyin_of(path: Path) -> dict[str, tuple[str, str]]:
-    """Each term's (full pinyin, initials) in a ``VOCAB_FILE`` (``read_vocab``'s entries, read in one pass)."""
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return {}
-    out: dict[str, tuple[str, str]] = {}
-    for line in text.split("\n"):
-        parts = line.split("\t")
-        if len(parts) == 4 and parts[0] and parts[1].isdigit():
-            out[parts[0]] = (parts[2], parts[3])
-    return out
 
 
 def read_vocab(path: Path, *, strict: bool = False) -> Iterator[tuple[str, int, str, str]]:
