@@ -25,14 +25,12 @@ from whoosh.searching import Searcher
 import indexer
 from indexer import CURRENT, settings
 from search._local import LocalBackend
-from search._ranking import idf
+from search._ranking import BM25_B, BM25_K1, idf
 from search._shared import Shared
 from search.errors import IndexDamagedError, IndexNotFoundError, IndexVersionError
 
 # The CURRENT file is re-read at most this often per thread.
 RECHECK_SECONDS = 0.5
-BM25_B = 0.75
-BM25_K1 = 1.2
 
 
 class BM25(scoring.BM25F):

@@ -43,13 +43,14 @@ from search import _tiers
 from search._backend import Outcome, Ranked, Stored
 from search._exact import Needle, Requirement
 from search._plan import Plan
+from search._ranking import BM25_B, BM25_K1
 from search._shards import Shard, combined
 from search._types import IndexInfo
 from search.errors import ArticleNotFoundError, IndexUnavailableError
 
 RECHECK_SECONDS = 2.0  # how often a thread reconnects, to pick up a rebuilt index
 TIER_WEIGHT = 1e7  # above any BM25 score: tier t weighs (4 - t) of these
-BM25 = (1.2, 0.0, 1.0, 0.75, 0.5)  # k1, k2, k3, b, min_normlen: the local backend's k1 and b
+BM25 = (BM25_K1, 0.0, 1.0, BM25_B, 0.5)  # k1, k2, k3, b, min_normlen: the local backend's k1 and b
 
 
 def _stored_match_text(stored: Stored) -> bytes:
