@@ -6,7 +6,8 @@ estimates each posting's size with a dozen Python operations and writes and
 reads spilled runs one posting per ``marshal`` call, so a build that outgrows
 the limit (a whole corpus on each worker) slows down by a third or more.
 This pool counts postings against a fixed per-posting estimate and moves runs
-in chunks of ``CHUNK`` postings per call; the merged order is the same.
+in chunks of a bounded number of terms and postings per call; the merged order
+is the same.
 
 Segments are written as separate files, not Whoosh's compound file: a reader
 of a compound segment copies each of its term and postings files into memory
@@ -41,7 +42,12 @@ from indexer._codec import Codec
 # list slot and a short position string; plus, per term, its three containers.
 POSTING_BYTES = 64
 TERM_BYTES = 320
-CHUNK = 5_000  # terms per marshal call in a spilled run
+# A spilled run is written in chunks of at most CHUNK terms or CHUNK_POSTINGS postings (one term
+# may pass it alone), one marshal call each. The final merge holds one chunk of every run at once:
+# a million articles spill about 80 runs per worker, and 5,000-term chunks (200k-450k postings,
+# 13-25 MB of Python objects each) made that merge take 2.3 GB; 16k postings keep it near 200 MB.
+CHUNK = 5_000
+CHUNK_POSTINGS = 16_384
 
 Group = tuple[str, bytes, "array[int]", "array[float]", list[bytes]]
 
@@ -127,11 +133,14 @@ class _Pool(PostingPool):
         path, f = self._new_run()
         with f:
             chunk: list[tuple[str, bytes, bytes, bytes, list[bytes]]] = []
+            held = 0
             for fieldname, btext, ids, weights, values in self._sorted_groups():
                 chunk.append((fieldname, btext, ids.tobytes(), weights.tobytes(), values))
-                if len(chunk) >= CHUNK:
+                held += len(ids)
+                if len(chunk) >= CHUNK or held >= CHUNK_POSTINGS:
                     marshal.dump(chunk, f)
                     chunk = []
+                    held = 0
             if chunk:
                 marshal.dump(chunk, f)
         self._add_run(path)

@@ -10,6 +10,7 @@ Whoosh's own writer merges what this codec wrote, and term vectors are written
 
 from __future__ import annotations
 
+import marshal
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,36 @@ def test_same_postings_as_whoosh_writer_after_spilled_runs(both: tuple[Path, Pat
     mismatched = [key for key in expected if actual[key] != expected[key]]
     assert mismatched == []
     assert stock_inlined == 0 and inlined > 0  # Whoosh never inlines; this codec inlines short encodings
+
+
+def test_spilled_runs_are_read_back_in_bounded_chunks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The final merge holds one chunk of every run at once: a chunk passes the posting bound only
+    by its last term, and the index is the same as with chunks of whole runs."""
+    docs = _documents(10)
+    built = {}
+    for bound in (200, 1 << 40):
+        monkeypatch.setattr(_writer, "CHUNK_POSTINGS", bound)
+        path = tmp_path / str(bound)
+        path.mkdir()
+        writer = _writer.PooledSegmentWriter(whoosh_index.create_in(str(path), build_schema()), limitmb=1)
+        for doc in docs:
+            writer.add_document(**doc)
+        writer.pool.save()
+        chunks = []
+        for run in writer.pool.runs:
+            with writer.pool._open_run(run) as f:
+                while True:
+                    try:
+                        chunks.append([len(ids) // 4 for _field, _text, ids, _weights, _values in marshal.load(f)])
+                    except EOFError:
+                        break
+        writer.commit()
+        built[bound] = _postings(path)[0], chunks
+    (small, small_chunks), (whole, whole_chunks) = built[200], built[1 << 40]
+    assert len(small_chunks) > 5 * len(whole_chunks)
+    assert all(sum(c) - c[-1] < 200 for c in small_chunks)
+    assert max(sum(c) for c in whole_chunks) > 1000
+    assert small == whole
 
 
 def test_postings_take_less_room_than_whoosh_blocks(both: tuple[Path, Path, int]) -> None:
