@@ -203,3 +203,26 @@ def test_cost_is_bounded_by_postings_for_one_and_two_characters(corpus: Corpus) 
     candidates = matcher.candidates(plan[0].needles[0]) & matcher.candidates(plan[1].needles[0])
     # Longer text: only candidates holding every gram are read, each once.
     assert 0 < found.sum() <= matcher.verified <= candidates.sum() < engine.n
+
+
+def test_a_word_of_the_word_fields_is_decided_by_its_postings(corpus: Corpus) -> None:
+    """Where a text of three or more Han characters is a jieba word of the title or body, the
+    document holds it: only the candidates without that word have their text read."""
+    from indexer import schema as F
+    from indexer.textrules import is_han
+    from search import _query
+    from search._exact import Matcher
+
+    backend = CACHE.backend(corpus.index)
+    engine, columns = backend.engine, backend.columns
+    lexicon = [t.decode() for t in engine.reader.lexicon(F.BODY)]
+    words = sorted((w for w in lexicon if len(w) >= 3 and is_han(w)), key=lambda w: -int(engine.term_mask(F.BODY, w).sum()))[:5]
+    assert len(words) == 5, "the corpus should have jieba words of three characters or more"
+    for word in words:
+        matcher = Matcher(engine.term_mask, columns.match_text, engine.n)
+        plan = _query.exact_plan(_query.parse(word))
+        found = matcher.all_of(plan, columns.alive)
+        as_word = (engine.term_mask(F.BODY, word) | engine.term_mask(F.TITLE, word)) & columns.alive
+        candidates = matcher.candidates(plan[0].needles[0]) & columns.alive
+        assert matcher.verified == (candidates & ~as_word).sum() < candidates.sum()
+        assert found[as_word].all() and found.sum() == len(corpus.holding(word))
