@@ -128,5 +128,6 @@ def main() -> None:
         print(f"{variant:<10} {r['runs']:>5} {r['terms']:>10} {r['postings']:>12} "
               f"{median([float(x['seconds']) for x in rows]):>8.1f} {median([float(x['peak_mb']) for x in rows]):>14.0f}")
 
+
 if __name__ == "__main__":
     main()

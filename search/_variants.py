@@ -93,7 +93,7 @@ def _triggers() -> tuple[frozenset[str], dict[str, tuple[str, ...]]] | None:
     """The listed strings as (single characters, longer strings by first character); None when
     the list is missing or was derived from another OpenCC release."""
     try:
-        lines = resources.files("search").joinpath(TRIGGERS).read_text("utf-8").splitlines()
+        lines = listed_lines()
     except OSError:
         return None
     if not lines or lines[0] != _HEADER.format(opencc.__version__):
@@ -104,6 +104,11 @@ def _triggers() -> tuple[frozenset[str], dict[str, tuple[str, ...]]] | None:
         if len(s) > 1:
             by_first.setdefault(s[0], []).append(s)
     return chars, {c: tuple(group) for c, group in by_first.items()}
+
+
+def listed_lines() -> list[str]:
+    """The shipped list's lines: its header, then the strings."""
+    return resources.files("search").joinpath(TRIGGERS).read_text("utf-8").splitlines()
 
 
 # Deriving the list from the installed OpenCC (a test compares it with the shipped one).
@@ -166,4 +171,3 @@ def write_triggers(path: Path | None = None) -> int:
     strings = derive_triggers()
     path.write_text("\n".join([_HEADER.format(opencc.__version__), *strings]) + "\n", encoding="utf-8")
     return len(strings)
-

@@ -48,7 +48,7 @@ def _substrings(texts: list[str], count: int, seed: int) -> list[str]:
 
 
 def test_the_shipped_list_is_derived_from_the_installed_opencc() -> None:
-    shipped = (Path(_variants.__file__).parent / _variants.TRIGGERS).read_text("utf-8").splitlines()
+    shipped = _variants.listed_lines()
     if shipped[0] != _variants._HEADER.format(opencc.__version__):
         pytest.fail(f"the list names {shipped[0]!r}, OpenCC is {opencc.__version__}: run search._variants.write_triggers()")
     assert shipped[1:] == _variants.derive_triggers()
@@ -93,8 +93,7 @@ def test_real_articles_lose_no_form() -> None:
     assert _same_as_converted(texts) == []
 
 
-_SHIPPED = (Path(_variants.__file__).parent / _variants.TRIGGERS).read_text("utf-8").splitlines()[1:]
-_LISTED = sorted({ch for s in _SHIPPED for ch in s} | set("经济发展合作会见于伦敦位落網路軟體"))
+_LISTED = sorted({ch for s in _variants.listed_lines()[1:] for ch in s} | set("经济发展合作会见于伦敦位落網路軟體"))
 
 
 @settings(max_examples=300, deadline=None)
