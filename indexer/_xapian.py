@@ -9,6 +9,9 @@ atomically (``CURRENT``), then each shard's stub is pointed at it.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import json
 import multiprocessing
 import os
 import shutil
@@ -26,46 +29,64 @@ from indexer import xapianformat as X
 from indexer._build import BuildReport, Progress, _articles, _document, _new_generation, rebuild_documents
 from indexer._sources import read_sources
 from indexer.analysis import ChineseAnalyzer
-from indexer.errors import IndexNotFoundError
+from indexer.errors import IndexNotFoundError, IndexVersionError
 from indexer.matchtext import SEPARATOR, gram_spans
 from indexer.vocab import SMALL_INDEX_DOCS, TITLE_WEIGHT, write_vocab_weights
 
 _words = ChineseAnalyzer()
-Terms = tuple[str, list[tuple[str, int]], list[tuple[str, int, int]], list[str], dict[int, bytes], bytes]
+# id term, (term, wdf), (term, position), boolean terms, values, data
+Terms = tuple[str, list[tuple[str, int]], list[tuple[str, int]], list[str], dict[int, bytes], bytes]
+Lengths = dict[str, float]  # ranked prefix -> field length (of one document, or the average)
 
 
-def _analyse(doc: dict[str, Any]) -> Terms:
-    """One document as plain data: id term, (term, wdf), (term, position, wdf inc), boolean terms, values, data."""
-    counts: dict[str, int] = {}
-    postings: list[tuple[str, int, int]] = []
-
-    def add(field: str, text: str, n: int = 1) -> str | None:
-        t = X.term(field, text)
-        if t is not None:
-            counts[t] = counts.get(t, 0) + n
-        return t
-
+def _ranked_fields(doc: dict[str, Any]) -> dict[str, tuple[dict[str | None, int], list[tuple[str, int]]]]:
+    """For each ranked prefix: the count of each term (None for tokens too long to be a term,
+    which still count in the field's length, as in the local index) and the positions kept."""
+    out: dict[str, tuple[dict[str | None, int], list[tuple[str, int]]]] = {p: ({}, []) for p in X.RANKED}
     for field in (F.TITLE, F.BODY):
         text = doc.get(field)
         if not text:
             continue
+        counts, positions = out[X.FIELD_PREFIX[field]]
         for token in _words(str(text), positions=True, mode="index"):
             t = X.term(field, token.text)
-            if t is None:
-                continue
-            if field == F.BODY:
-                postings.append((t, token.pos + 1, 1))
-            else:
-                counts[t] = counts.get(t, 0) + 1
+            counts[t] = counts.get(t, 0) + 1
+            if field == F.BODY and t is not None:
+                positions.append((t, token.pos + 1))
     title, _, body = bytes(doc[F.MATCH_TEXT]).decode("utf-8").partition(SEPARATOR)  # type: ignore[arg-type]
     for field, norm in ((F.TITLE_CHARS, title), (F.BODY_CHARS, body)):
+        counts, positions = out[X.FIELD_PREFIX[field]]
         for gram, start in gram_spans(norm):
-            if len(gram) == 1:
-                t = X.term(field, gram)
-                if t is not None:
-                    postings.append((t, start + 1, 1))
-            else:
-                add(field, gram)
+            t = X.term(field, gram)
+            counts[t] = counts.get(t, 0) + 1
+            if len(gram) == 1 and t is not None:
+                positions.append((t, start + 1))
+    return out
+
+
+def _field_lengths(doc: dict[str, Any]) -> Lengths:
+    return {prefix: float(sum(counts.values())) for prefix, (counts, _p) in _ranked_fields(doc).items()}
+
+
+def _averages(lengths: Iterable[Lengths]) -> Lengths:
+    """The average of each field's length over the documents (absent fields count as 0, as locally)."""
+    total = dict.fromkeys(X.RANKED, 0.0)
+    n = 0
+    for one in lengths:
+        n += 1
+        for prefix, length in one.items():
+            total[prefix] += length
+    return {prefix: (t / n if n and t else 1.0) for prefix, t in total.items()}
+
+
+def _analyse(doc: dict[str, Any], averages: Lengths) -> Terms:
+    """One document as plain data, its ranked terms' wdfs normalised by their field's length."""
+    weighted: list[tuple[str, int]] = []
+    postings: list[tuple[str, int]] = []
+    for prefix, (counts, positions) in _ranked_fields(doc).items():
+        length = sum(counts.values())
+        weighted += [(t, X.ranked_wdf(n, length, averages[prefix])) for t, n in counts.items() if t is not None]
+        postings += positions
     boolean = [X.FILTER_PREFIX[f] + str(doc[f]) for f in X.FILTER_PREFIX if doc.get(f)]
     boolean = [b for b in boolean if len(b.encode("utf-8")) <= X.MAX_TERM_BYTES]
     values: dict[int, bytes] = {X.DUP: str(doc[F.DUP_KEY]).encode("utf-8")}
@@ -74,17 +95,17 @@ def _analyse(doc: dict[str, Any]) -> Terms:
     for field, slot in X.FACET_SLOT.items():
         if doc.get(field):
             values[slot] = str(doc[field]).encode("utf-8")
-    return X.ID + str(doc[F.ID_FIELD]), list(counts.items()), postings, boolean, values, X.encode_stored(doc)
+    return X.ID + str(doc[F.ID_FIELD]), weighted, postings, boolean, values, X.encode_stored(doc)
 
 
 def _document_of(terms: Terms) -> xapian.Document:
-    id_term, counts, postings, boolean, values, data = terms
+    id_term, weighted, postings, boolean, values, data = terms
     d = xapian.Document()
     d.add_boolean_term(id_term)
-    for t, wdf in counts:
+    for t, wdf in weighted:
         d.add_term(t, wdf)
-    for t, pos, inc in postings:
-        d.add_posting(t, pos, inc)
+    for t, pos in postings:
+        d.add_posting(t, pos, 0)  # positions only: the wdf is the normalised one above
     for b in boolean:
         d.add_boolean_term(b)
     for slot, value in values.items():
@@ -98,16 +119,32 @@ def _open_shards(gen: Path, shards: int, *, create: bool) -> list[xapian.Writabl
     return [xapian.WritableDatabase(str(gen / X.shard_name(k)), flags) for k in range(shards)]
 
 
-def _analysed(docs: Iterable[dict[str, Any]], procs: int) -> Iterator[Terms]:
+def _analysed(docs: Iterator[dict[str, Any]], procs: int) -> Iterator[tuple[Terms, Lengths]]:
+    """Each document analysed, with the field averages its wdfs were normalised by: those of the
+    first ``AVERAGE_SAMPLE`` documents, analysed twice (once for their lengths only)."""
+    sample = list(itertools.islice(docs, X.AVERAGE_SAMPLE))
     if procs <= 1:
-        yield from map(_analyse, docs)
+        averages = _averages(map(_field_lengths, sample))
+        for doc in itertools.chain(sample, docs):
+            yield _analyse(doc, averages), averages
         return
     ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     with ctx.Pool(procs) as pool:
-        yield from pool.imap(_analyse, docs, chunksize=32)
+        averages = _averages(pool.imap(_field_lengths, sample, chunksize=32))
+        for terms in pool.imap(functools.partial(_analyse, averages=averages), itertools.chain(sample, docs), chunksize=32):
+            yield terms, averages
 
 
-def _finish(gen: Path, dbs: list[xapian.WritableDatabase], articles: int) -> None:
+def _stored_averages(meta: dict[str, object]) -> Lengths:
+    """The field averages a generation's wdfs were normalised by (``update`` keeps to them)."""
+    if meta.get("xapian_format") != X.FORMAT_VERSION or not isinstance(meta.get("lengths"), dict):
+        raise IndexVersionError(f"the Xapian shards are of format {meta.get('xapian_format')}, this version "
+                                f"writes {X.FORMAT_VERSION}: rebuild needed, run `python -m indexer rebuild --backend xapian`")
+    lengths: dict[str, float] = meta["lengths"]  # type: ignore[assignment]
+    return {prefix: float(lengths[prefix]) for prefix in X.RANKED}
+
+
+def _finish(gen: Path, dbs: list[xapian.WritableDatabase], articles: int, averages: Lengths) -> None:
     """Commit the shards, write the vocabulary (files and shard 0's metadata) and the metadata."""
     weights: dict[str, int] = {}
     min_body_df = 1 if articles < SMALL_INDEX_DOCS else 2
@@ -127,10 +164,12 @@ def _finish(gen: Path, dbs: list[xapian.WritableDatabase], articles: int) -> Non
         dbs[0].set_metadata(X.VOCAB_KEY + name, (gen / name).read_bytes())
     dbs[0].set_metadata(X.GENERATION_KEY, f"{time.time_ns()}")
     for db in dbs:
+        db.set_metadata(X.FORMAT_KEY, str(X.FORMAT_VERSION))
+        db.set_metadata(X.LENGTHS_KEY, json.dumps(averages))
         db.commit()
         db.close()
     _store.write_meta(gen, articles=articles, built=time.strftime("%Y-%m-%dT%H:%M:%S"), backend=X.BACKEND,
-                      shards=len(dbs), xapian_format=X.FORMAT_VERSION)
+                      shards=len(dbs), xapian_format=X.FORMAT_VERSION, lengths=averages)
 
 
 def _point_stubs(root: Path) -> None:
@@ -156,11 +195,12 @@ def build_shards(sources: Iterable[str | os.PathLike[str]], *, index_dir: str | 
         with _new_generation(root) as building:
             dbs = _open_shards(building, shards, create=True)
             documents = rebuild_documents(sources, report, progress, follow_symlinks=follow_symlinks)
-            for terms in _analysed(documents, procs or settings.procs()):
+            averages = dict.fromkeys(X.RANKED, 1.0)
+            for terms, averages in _analysed(iter(documents), procs or settings.procs()):
                 article_id = terms[0][len(X.ID):]
                 dbs[X.shard_of(article_id, shards)].replace_document(terms[0], _document_of(terms))
                 report.indexed += 1
-            _finish(building, dbs, report.indexed)
+            _finish(building, dbs, report.indexed, averages)
         _point_stubs(root)
         _store.remove_stale(root)
     report.seconds = time.perf_counter() - started
@@ -175,7 +215,9 @@ def modify_shards(root: Path, action: str, *, sources: Iterable[str | os.PathLik
     with _store.writer_lock(root):
         report.cleaned = _store.remove_stale(root)
         gen = _store.current_generation(root)
-        shards = int(_store.check_meta(gen)["shards"])  # type: ignore[call-overload]
+        meta = _store.check_meta(gen)
+        shards = int(meta["shards"])  # type: ignore[call-overload]
+        averages = _stored_averages(meta)
         with _new_generation(root) as building:
             for k in range(shards):  # Xapian changes its files in place: a copy, never hard links
                 shutil.copytree(gen / X.shard_name(k), building / X.shard_name(k))
@@ -192,7 +234,7 @@ def modify_shards(root: Path, action: str, *, sources: Iterable[str | os.PathLik
                         report.replaced += 1
                     else:
                         report.indexed += 1
-                    db.replace_document(id_term, _document_of(_analyse(doc)))
+                    db.replace_document(id_term, _document_of(_analyse(doc, averages)))
                     touched.add(article.id)
             else:
                 for article_id in dict.fromkeys(ids):
@@ -202,7 +244,7 @@ def modify_shards(root: Path, action: str, *, sources: Iterable[str | os.PathLik
                         report.deleted += 1
                     else:
                         report.not_found.append(article_id)
-            _finish(building, dbs, sum(db.get_doccount() for db in dbs))
+            _finish(building, dbs, sum(db.get_doccount() for db in dbs), averages)
         _point_stubs(root)
         _store.remove_stale(root)
     report.seconds = time.perf_counter() - started

@@ -39,6 +39,13 @@ DUP_KEY = "dup_key"
 # The normalised title and body that exact matching checks (indexer.matchtext.match_text).
 MATCH_TEXT = "match_text"
 
+# BM25's term-frequency saturation and length normalisation, for both backends (the Xapian
+# shards are written with b applied, ``indexer.xapianformat``): Trotman et al.'s defaults
+# (Improvements to BM25 and Language Models Examined, ADCS 2014: k1 0.9, b 0.4, from TREC
+# collections, news among them; Anserini's and PISA's defaults), not Robertson's 1.2 / 0.75.
+BM25_K1 = 0.9
+BM25_B = 0.4
+
 WORD_FIELDS = (TITLE, BODY)
 CHAR_FIELDS = (TITLE_CHARS, BODY_CHARS)
 FACET_FIELDS = (SOURCE, YEAR, CATEGORY)

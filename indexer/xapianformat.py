@@ -17,6 +17,14 @@ Articles go to shard ``shard_of(id, N)`` (a stable hash). Each document has:
 - ``H<gram>`` / ``B<gram>``: the character grams of the normalised title / body
   (``indexer.matchtext.gram_spans``), unigrams with their character positions
   (``start + 1``), so contiguous text is a phrase of unigrams: exact matching;
+- the wdf of those four kinds of term is their count already normalised by the
+  length of their own field, as the local backend's BM25 does
+  (``ranked_wdf``): Xapian's BM25 knows one length per document, all fields
+  together, so it is run with ``b = 0`` over these wdfs (``BM25_PARAMS``) and
+  scores as per-field BM25 with the local backend's k1 and b. The field
+  averages are those of the build's first ``AVERAGE_SAMPLE`` articles (all of
+  a smaller build), kept in every shard's metadata (``LENGTHS_KEY``) for
+  ``update``;
 - ``S<source>``, ``K<category>``, ``Y<year>``: boolean filter terms;
 - values: ``DATE`` (``xapian.sortable_serialise`` of the POSIX time), ``DUP``
   (reprint key, the collapse key), ``SOURCE``, ``YEAR``, ``CATEGORY`` (facets);
@@ -31,9 +39,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from indexer import schema as F
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
-FORMAT_VERSION = 1
+from indexer import schema as F
+from indexer.schema import BM25_B, BM25_K1
+
+FORMAT_VERSION = 2  # 2: per-field length-normalised wdf (1 had raw counts, ranked by whole-document length)
 BACKEND = "xapian"
 SHARD_PREFIX = "shard-"
 STUB_SUFFIX = ".stub"
@@ -49,6 +60,16 @@ STORED = (F.ID_FIELD, F.HEADLINE, F.BODY, F.URL, F.SOURCE, F.CATEGORY, F.PUBLISH
 # only over the network can still complete and correct queries.
 VOCAB_KEY = "zhsearch:vocab:"
 GENERATION_KEY = "zhsearch:generation"
+FORMAT_KEY = "zhsearch:format"  # FORMAT_VERSION, in every shard: a client refuses another
+LENGTHS_KEY = "zhsearch:lengths"  # JSON {prefix: average field length} the wdfs were normalised by
+RANKED = (TITLE_WORD, BODY_WORD, TITLE_GRAM, BODY_GRAM)  # prefixes whose wdf is length-normalised
+WDF_SCALE = 64  # a normalised count of 1 is a wdf of 64: rounding moves a score by under 1 %
+AVERAGE_SAMPLE = 2000
+# Xapian's BM25Weight(k1, k2, k3, b, min_normlen) over the normalised wdfs: the local k1, in
+# wdf units, and no length normalisation of its own (every query leaf has a wqf of 1, so k3 has
+# no effect). Scores are the local ones times a constant, but for Xapian's own IDF.
+BM25_PARAMS = (BM25_K1 * WDF_SCALE, 0.0, 1.0, 0.0, 0.5)
+SCORE_SCALE = (BM25_K1 * WDF_SCALE + 1) / (BM25_K1 + 1)  # Xapian's score over the local one
 MAX_TERM_BYTES = 240  # Xapian refuses terms over 245 bytes
 
 
@@ -88,3 +109,16 @@ def decode_stored(data: bytes) -> dict[str, Any]:
 def date_key(when: datetime) -> float:
     """What the DATE value holds (serialised with ``xapian.sortable_serialise``): seconds since 1970, naive as UTC."""
     return (when - datetime(1970, 1, 1)).total_seconds() if when.tzinfo is None else when.timestamp()
+
+
+def quantised(length: int) -> float:
+    """A field length as the local index keeps it (Whoosh's one byte a document; 0 reads as 1)."""
+    code = length_to_byte(length)
+    return float(byte_to_length(code)) if code else 1.0
+
+
+def ranked_wdf(count: int, length: int, average: float) -> int:
+    """The wdf of a term seen ``count`` times in a field of ``length`` tokens (fields of
+    ``average`` tokens on average): BM25's length-normalised count, in ``WDF_SCALE`` units."""
+    norm = (1 - BM25_B) + BM25_B * quantised(length) / (average or 1.0)
+    return max(1, round(WDF_SCALE * count / norm))

@@ -24,8 +24,9 @@ from whoosh.searching import Searcher
 
 import indexer
 from indexer import CURRENT, settings
+from indexer.schema import BM25_B, BM25_K1
 from search._local import LocalBackend
-from search._ranking import BM25_B, BM25_K1, idf
+from search._ranking import idf
 from search._shared import Shared
 from search.errors import IndexDamagedError, IndexNotFoundError, IndexVersionError
 

@@ -26,11 +26,6 @@ from search._engine import Engine
 from search._postings import Postings, in_order
 
 PREFETCH = 64  # documents whose positions the ranking checks in one batch
-# BM25's term-frequency saturation and length normalisation: Trotman et al.'s defaults
-# (Improvements to BM25 and Language Models Examined, ADCS 2014: k1 0.9, b 0.4, from TREC
-# collections, news among them; Anserini's and PISA's defaults), not Robertson's 1.2 / 0.75.
-BM25_K1 = 0.9
-BM25_B = 0.4
 
 
 def idf(n: int, df: int) -> float:

@@ -43,14 +43,12 @@ from search import _tiers
 from search._backend import Outcome, Ranked, Stored
 from search._exact import Needle, Requirement
 from search._plan import Plan
-from search._ranking import BM25_B, BM25_K1
 from search._shards import Shard, combined
 from search._types import IndexInfo
-from search.errors import ArticleNotFoundError, IndexUnavailableError
+from search.errors import ArticleNotFoundError, IndexUnavailableError, IndexVersionError
 
 RECHECK_SECONDS = 2.0  # how often a thread reconnects, to pick up a rebuilt index
 TIER_WEIGHT = 1e7  # above any BM25 score: tier t weighs (4 - t) of these
-BM25 = (BM25_K1, 0.0, 1.0, BM25_B, 0.5)  # k1, k2, k3, b, min_normlen: the local backend's k1 and b
 
 
 def _stored_match_text(stored: Stored) -> bytes:
@@ -143,6 +141,11 @@ class XapianBackend:
         self.shards = tuple(shards)
         self.db, self.missing = combined(self.shards)
         self.opened = time.monotonic()
+        found = self.db.get_metadata(X.FORMAT_KEY).decode() or "1"
+        if found != str(X.FORMAT_VERSION):
+            self.db.close()
+            raise IndexVersionError(f"the shards of {location} are of Xapian format {found}, this version reads "
+                                    f"{X.FORMAT_VERSION}: rebuild needed, run `python -m indexer rebuild --backend xapian`")
         self._vocabulary_dir = vocabulary_dir
 
     @property
@@ -207,7 +210,7 @@ class XapianBackend:
             rset = xapian.RSet()
             rset.add_document(doc.get_docid())
             enquire = xapian.Enquire(self.db)
-            enquire.set_weighting_scheme(xapian.BM25Weight(*BM25))
+            enquire.set_weighting_scheme(xapian.BM25Weight(*X.BM25_PARAMS))
             enquire.set_query(xapian.Query(X.ID + article_id))
             eset = enquire.get_eset(15, rset, xapian.ExpandDeciderFilterPrefix(X.BODY_WORD))
             terms = [item.term for item in eset]
@@ -221,7 +224,7 @@ class XapianBackend:
             for item in enquire.get_mset(0, limit + 1):
                 if item.document.get_value(X.DUP) == own:
                     continue
-                out.append(Ranked(X.decode_stored(item.document.get_data()), float(item.weight), "exact"))
+                out.append(Ranked(X.decode_stored(item.document.get_data()), float(item.weight) / X.SCORE_SCALE, "exact"))
                 if len(out) >= limit:
                     break
             return tuple(out)
@@ -270,7 +273,9 @@ class XapianBackend:
             t = X.term(q.fieldname, str(q.text))
             out = xapian.Query(t) if t is not None else xapian.Query.MatchNothing
         elif isinstance(q, Q.Prefix):
-            out = xapian.Query(xapian.Query.OP_WILDCARD, X.FIELD_PREFIX[q.fieldname] + q.text)
+            # Each expansion scored as a term of its own (an OR), as the local ranking does, not as one synonym.
+            out = xapian.Query(xapian.Query.OP_WILDCARD, X.FIELD_PREFIX[q.fieldname] + q.text, 0,
+                               xapian.Query.WILDCARD_LIMIT_ERROR, xapian.Query.OP_OR)
         elif isinstance(q, Q.Phrase):
             terms = [X.term(q.fieldname, w) for w in q.words]
             if any(t is None for t in terms) or not terms:
@@ -305,16 +310,23 @@ class XapianBackend:
         n_exact, n_regional = sets.count(tiers.exact), sets.count(tiers.regional)
         partial_q = sets.either(tiers.every_word, tiers.some)
         n_partial = sets.count(partial_q) if tiers.relaxed else 0
-        ranking = [self.translate(c) for c in plan.ranking]
-        ranked = xapian.Query(xapian.Query.OP_OR, ranking) if ranking and plan.sort == "relevance" else None
+        by_relevance = plan.sort == "relevance"
+        terms = [self.translate(c) for c in plan.ranking if not isinstance(c, Q.Phrase)] if by_relevance else []
+        phrases = [self.translate(c) for c in plan.ranking if isinstance(c, Q.Phrase)] if by_relevance else []
         parts = []
         for t, docs in enumerate(tiers.ordered):
             if t >= 2 and not n_partial:
                 break
-            fixed = xapian.Query(xapian.Query.OP_FILTER, xapian.Query(xapian.FixedWeightPostingSource((4 - t) * TIER_WEIGHT)), docs)
-            parts.append(fixed if ranked is None else xapian.Query(xapian.Query.OP_AND_MAYBE, fixed, ranked))
+            part = xapian.Query(xapian.Query.OP_FILTER, xapian.Query(xapian.FixedWeightPostingSource((4 - t) * TIER_WEIGHT)), docs)
+            if terms:
+                part = xapian.Query(xapian.Query.OP_AND_MAYBE, part, xapian.Query(xapian.Query.OP_OR, terms))
+            # Each proximity phrase on its own AND_MAYBE: under an OR, Xapian 1.4 adds a phrase's
+            # weight to a document that matches another branch without checking the positions.
+            for phrase in phrases:
+                part = xapian.Query(xapian.Query.OP_AND_MAYBE, part, phrase)
+            parts.append(part)
         enquire = xapian.Enquire(self.db)
-        enquire.set_weighting_scheme(xapian.BM25Weight(*BM25))
+        enquire.set_weighting_scheme(xapian.BM25Weight(*X.BM25_PARAMS))
         enquire.set_query(xapian.Query(xapian.Query.OP_OR, parts))
         if plan.sort == "date":
             enquire.set_sort_by_relevance_then_value(X.DATE, True)
@@ -344,7 +356,7 @@ class XapianBackend:
         hits = []
         for weight, document in items:
             tier = min(3, max(0, 4 - int(weight // TIER_WEIGHT)))
-            score = 0.0 if plan.sort == "date" else weight - (4 - tier) * TIER_WEIGHT
+            score = 0.0 if plan.sort == "date" else (weight - (4 - tier) * TIER_WEIGHT) / X.SCORE_SCALE
             hits.append(Ranked(X.decode_stored(document.get_data()), round(score, 6), _tiers.TIER_NAMES[tier],
                                max(0, sizes.get(document.get_value(X.DUP), 1) - 1) if fold else 0))
         groups = len(sizes) if fold else n_listed
