@@ -9,6 +9,7 @@ atomically (``CURRENT``), then each shard's stub is pointed at it.
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import json
@@ -119,9 +120,19 @@ def _open_shards(gen: Path, shards: int, *, create: bool) -> list[xapian.Writabl
     return [xapian.WritableDatabase(str(gen / X.shard_name(k)), flags) for k in range(shards)]
 
 
+BATCH = 64  # documents a worker analyses per task
+IN_FLIGHT = 4  # tasks per worker queued or done but not yet written: memory stays bounded
+
+
+def _analyse_batch(docs: list[dict[str, Any]], averages: Lengths) -> list[Terms]:
+    return [_analyse(doc, averages) for doc in docs]
+
+
 def _analysed(docs: Iterator[dict[str, Any]], procs: int) -> Iterator[tuple[Terms, Lengths]]:
-    """Each document analysed, with the field averages its wdfs were normalised by: those of the
-    first ``AVERAGE_SAMPLE`` documents, analysed twice (once for their lengths only)."""
+    """Each document analysed, in order, with the field averages its wdfs were normalised by:
+    those of the first ``AVERAGE_SAMPLE`` documents, analysed twice (once for their lengths).
+    Workers analyse at most ``IN_FLIGHT`` batches ahead of the writer (a pool's ``imap`` reads
+    its whole input at once and queues every result the writer has not taken yet)."""
     sample = list(itertools.islice(docs, X.AVERAGE_SAMPLE))
     if procs <= 1:
         averages = _averages(map(_field_lengths, sample))
@@ -131,8 +142,15 @@ def _analysed(docs: Iterator[dict[str, Any]], procs: int) -> Iterator[tuple[Term
     ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     with ctx.Pool(procs) as pool:
         averages = _averages(pool.imap(_field_lengths, sample, chunksize=32))
-        for terms in pool.imap(functools.partial(_analyse, averages=averages), itertools.chain(sample, docs), chunksize=32):
-            yield terms, averages
+        analyse = functools.partial(_analyse_batch, averages=averages)
+        pending: collections.deque[Any] = collections.deque()
+        everything = itertools.chain(sample, docs)
+        while batch := list(itertools.islice(everything, BATCH)):
+            pending.append(pool.apply_async(analyse, (batch,)))
+            while len(pending) >= IN_FLIGHT * procs or (pending and pending[0].ready()):
+                yield from ((terms, averages) for terms in pending.popleft().get())
+        while pending:
+            yield from ((terms, averages) for terms in pending.popleft().get())
 
 
 def _stored_averages(meta: dict[str, object]) -> Lengths:

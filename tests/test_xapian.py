@@ -244,6 +244,30 @@ def test_every_hit_scores_as_per_field_bm25_over_the_shards(indexes: tuple[Path,
         assert checked > 200 and apart > 20  # listed articles with the words of a pair, apart
 
 
+def test_worker_processes_write_the_shards_one_process_writes(corpus: Path, indexes: tuple[Path, Path], tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer import _xapian as build
+
+    _, one = indexes
+    monkeypatch.setattr(build, "BATCH", 5)  # many small tasks, few in flight: the window is exercised
+    monkeypatch.setattr(build, "IN_FLIGHT", 1)
+    monkeypatch.setattr(X, "AVERAGE_SAMPLE", 50)  # the sample ends inside the corpus
+    two = tmp_path / "two"
+    assert build_shards([corpus], index_dir=two, shards=3, procs=2).indexed == 414
+    a, b = _stubs(one), _stubs(two)
+    assert a.get_doccount() == b.get_doccount() == 414
+    sampled = json.loads(next(two.glob("gen-*/zhsearch.json")).read_text("utf-8"))["lengths"]
+    full = json.loads(next(one.glob("gen-*/zhsearch.json")).read_text("utf-8"))["lengths"]
+    assert sampled != full  # the first 50 articles' averages, not all 414's
+    for item in a.postlist(""):
+        article = X.decode_stored(a.get_document(item.docid).get_data())[F.ID_FIELD]
+        other = next(iter(b.postlist(X.ID + article))).docid
+        terms_a = {t.term: (t.wdf, list(a.positionlist(item.docid, t.term))) for t in a.termlist(item.docid)}
+        terms_b = {t.term: (t.wdf, list(b.positionlist(other, t.term))) for t in b.termlist(other)}
+        assert terms_a.keys() == terms_b.keys() and all(terms_a[t][1] == terms_b[t][1] for t in terms_a), article
+        assert a.get_document(item.docid).get_data() == b.get_document(other).get_data()
+
+
 def test_shards_of_another_format_are_refused(indexes: tuple[Path, Path], tmp_path: Path) -> None:
     _, built = indexes
     old = tmp_path / "old-shard"
