@@ -8,7 +8,8 @@ database and computes BM25 with statistics across all of them.
 
 The matching contract is the local backend's, on Xapian's own terms
 (``indexer.xapianformat``): a text that is one run of letters, digits or Han
-characters is a phrase of its character unigrams (positions are character
+characters is its gram term (one or two characters: bigrams are indexed within
+runs) or the phrase of its character unigrams (positions are character
 offsets), so contiguous text matches exactly; a text with spaces or
 punctuation inside is looked up by the phrases of its runs and checked on each
 candidate's stored text. The relaxation policy is the same code
@@ -102,8 +103,8 @@ class XapianSets:
             runs = RUN.findall(n.text)
             fields = (X.TITLE_GRAM,) if n.title_only else (X.TITLE_GRAM, X.BODY_GRAM)
             for prefix in fields:
-                phrases = [_phrase([prefix + c for c in run]) for run in runs]
-                queries.append(phrases[0] if len(phrases) == 1 else xapian.Query(xapian.Query.OP_AND, phrases))
+                contiguous = [_contiguous(prefix, run) for run in runs]
+                queries.append(contiguous[0] if len(contiguous) == 1 else xapian.Query(xapian.Query.OP_AND, contiguous))
             check = check or not (len(runs) == 1 and runs[0] == n.text)
         return xapian.Query(xapian.Query.OP_OR, queries), check
 
@@ -127,10 +128,19 @@ class XapianSets:
         return found
 
 
-def _phrase(terms: list[str]) -> xapian.Query:
-    if len(terms) == 1:
-        return xapian.Query(terms[0])
-    return xapian.Query(xapian.Query.OP_PHRASE, terms, len(terms))
+def _contiguous(prefix: str, run: str) -> xapian.Query:
+    """Documents whose field holds ``run`` (one run of letters, digits or Han characters) contiguously.
+
+    A run of one or two characters is a gram term (bigrams are indexed within runs, so the
+    bigram is there exactly when the two characters stand side by side); a longer one is the
+    phrase of its unigrams, ANDed with its bigrams so that Xapian checks positions only in
+    documents that have every bigram.
+    """
+    if len(run) <= 2:
+        return xapian.Query(prefix + run)
+    bigrams = list(dict.fromkeys(prefix + run[i : i + 2] for i in range(len(run) - 1)))
+    phrase = xapian.Query(xapian.Query.OP_PHRASE, [prefix + c for c in run], len(run))
+    return xapian.Query(xapian.Query.OP_AND, [*map(xapian.Query, bigrams), phrase])
 
 
 class XapianBackend:

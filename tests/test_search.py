@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import random
 import re
 from dataclasses import FrozenInstanceError
 from pathlib import Path
@@ -124,6 +125,23 @@ def test_phrase_finds_contiguous_text_only(own_corpus: OwnCorpus, own_location: 
     assert res.query_info is not None and res.query_info.phrases == ("对口合作",)
     assert not split & set(ids(res))
     check(own_corpus, own_location, "对口 合作")  # as two words, the split ones count too
+
+
+def test_random_runs_of_the_text_count_as_a_substring_scan(own_corpus: OwnCorpus, own_location: Path | str) -> None:
+    """Quoted runs of 1 to 6 Han characters cut at random from the articles (gram terms, and
+    phrases of unigrams on Xapian): every total is the brute-force count."""
+    rng = random.Random(29)
+    bodies = [a.norm_body for a in own_corpus.truth.articles.values()]
+    runs = [run for body in bodies for run in re.findall(r"[\u4e00-\u9fff]{6,}", body)]
+    checked = set()
+    while len(checked) < 36:
+        run = rng.choice(runs)
+        size = 1 + len(checked) % 6
+        start = rng.randrange(len(run) - size + 1)
+        checked.add(run[start : start + size])
+    for text in sorted(checked):
+        res = check(own_corpus, own_location, f'"{text}"')
+        assert res.total >= 1, text
 
 
 @pytest.mark.parametrize("part", ["哈尔", "齐哈", "尔滨"])
