@@ -67,30 +67,50 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ShardServer:
+    """One ``xapian-tcpsrv`` serving ``path`` on 127.0.0.1, in its own process group: ``kill`` takes
+    the children it forked per connection too, and ``start`` brings it back on the same port."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.port = path, free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ShardServer:
+        self.proc = subprocess.Popen(["xapian-tcpsrv", "--port", str(self.port), "--interface", "127.0.0.1", self.path],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return self
+            if time.monotonic() > deadline:
+                self.kill()
+                raise SystemExit(f"xapian-tcpsrv did not start on port {self.port} (Debian: apt-get install xapian-tools)")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
 @contextlib.contextmanager
 def served_shards(stubs: list[str]) -> Iterator[str]:
-    """One ``xapian-tcpsrv`` per shard stub on 127.0.0.1, each in its own process group (killed
-    whole on the way out, with the children it forked per connection); yields the ``xapian://`` location."""
-    procs, ports = [], []
+    """One ``xapian-tcpsrv`` per shard stub on 127.0.0.1 (``ShardServer``), all killed on the way out;
+    yields the ``xapian://`` location."""
+    servers = [ShardServer(stub) for stub in stubs]
     try:
-        for stub in stubs:
-            port = free_port()
-            procs.append(subprocess.Popen(["xapian-tcpsrv", "--port", str(port), "--interface", "127.0.0.1", stub],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-            ports.append(port)
-            deadline = time.monotonic() + 10
-            while True:
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"xapian-tcpsrv did not start on port {port} (Debian: apt-get install xapian-tools)")
-                time.sleep(0.05)
-        yield "xapian://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+        for server in servers:
+            server.start()
+        yield "xapian://" + ",".join(server.address for server in servers)
     finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        for server in servers:
+            server.kill()
 
 
 def median(values: list[float]) -> float:

@@ -44,7 +44,7 @@ from search import _tiers
 from search._backend import Outcome, Ranked, Stored
 from search._exact import Needle, Requirement
 from search._plan import Plan
-from search._shards import Shard, combined
+from search._shards import TIMEOUT_MS, Shard, combined
 from search._types import IndexInfo
 from search.errors import ArticleNotFoundError, IndexUnavailableError, IndexVersionError
 
@@ -151,7 +151,7 @@ class XapianBackend:
         self.shards = tuple(shards)
         self.db, self.missing = combined(self.shards)
         self.opened = time.monotonic()
-        found = self.db.get_metadata(X.FORMAT_KEY).decode() or "1"
+        found = self._call(lambda: self.db.get_metadata(X.FORMAT_KEY).decode()) or "1"
         if found != str(X.FORMAT_VERSION):
             self.db.close()
             raise IndexVersionError(f"the shards of {location} are of Xapian format {found}, this version reads "
@@ -166,16 +166,20 @@ class XapianBackend:
         self.db.close()
 
     def _call(self, fn: Any) -> Any:
-        """``fn()``; when a shard stops answering, once more over the shards that still do."""
-        try:
-            return fn()
-        except (xapian.NetworkError, xapian.DatabaseModifiedError, xapian.DatabaseError):
-            self.db.close()
-            self.db, self.missing = combined(self.shards)
+        """``fn()``; when a shard stops answering, again over the shards that still do (a replica that
+        answered the reconnection can die too), while the failures took less than one timeout, so
+        a request waits at most about two."""
+        started = time.monotonic()
+        for _attempt in range(1 + sum(len(shard.replicas) for shard in self.shards)):
             try:
                 return fn()
-            except (xapian.NetworkError, xapian.DatabaseError) as exc:
-                raise IndexUnavailableError(f"the index's shards do not answer: {exc}") from exc
+            except (xapian.NetworkError, xapian.DatabaseModifiedError, xapian.DatabaseError) as exc:
+                failure = exc
+                if time.monotonic() - started > TIMEOUT_MS / 1000:
+                    break
+                self.db.close()
+                self.db, self.missing = combined(self.shards)
+        raise IndexUnavailableError(f"the index's shards do not answer: {failure}") from failure
 
     # ----- vocabulary and info
 

@@ -326,6 +326,33 @@ def test_a_killed_shard_gives_partial_results_fast_and_a_replica_none_at_all(ind
         assert res.total == full and res.unavailable_shards == 0
 
 
+def test_a_replica_that_dies_during_the_retry_leaves_partial_results(indexes: tuple[Path, Path],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request that lost a replica reconnects to the next; when that one dies too before the
+    request is retried, the request reconnects once more and answers without the shard (not 503)."""
+    _, xapian_dir = indexes
+    with serving_shards(xapian_dir, replicas=2) as servers:
+        remote = _location(servers)
+        monkeypatch.setattr(_xapian, "RECHECK_SECONDS", 1e9)  # the thread keeps its connections
+        full = search("合作", index_dir=remote).total
+        real, calls = _xapian.combined, []
+
+        def combined_then_kill(shards):  # type: ignore[no-untyped-def]
+            out = real(shards)
+            calls.append(out[1])
+            if len(calls) == 1:
+                servers[1][1].kill()  # the replica just reconnected to dies before the retry
+            return out
+
+        monkeypatch.setattr(_xapian, "combined", combined_then_kill)
+        servers[1][0].kill()
+        started = time.monotonic()
+        res = search("合作", index_dir=remote)
+        assert time.monotonic() - started < 2.0
+        assert calls == [0, 1]  # the first reconnection found the second replica; the second, none
+        assert res.unavailable_shards == 1 and 0 < res.total < full
+
+
 def test_update_and_delete_reach_running_servers(indexes: tuple[Path, Path], tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     _, built = indexes
