@@ -10,11 +10,13 @@ atomically (``CURRENT``), then each shard's stub is pointed at it.
 from __future__ import annotations
 
 import collections
+import errno
 import functools
 import itertools
 import json
 import multiprocessing
 import os
+import queue
 import shutil
 import time
 from collections.abc import Iterable, Iterator
@@ -30,7 +32,7 @@ from indexer import xapianformat as X
 from indexer._build import BuildReport, Progress, _articles, _document, _new_generation, rebuild_documents
 from indexer._sources import read_sources
 from indexer.analysis import ChineseAnalyzer
-from indexer.errors import IndexNotFoundError, IndexVersionError
+from indexer.errors import IndexNotFoundError, IndexVersionError, IndexWriteError
 from indexer.matchtext import SEPARATOR, gram_spans
 from indexer.vocab import SMALL_INDEX_DOCS, TITLE_WEIGHT, write_vocab_weights
 
@@ -153,6 +155,86 @@ def _analysed(docs: Iterator[dict[str, Any]], procs: int) -> Iterator[tuple[Term
             yield from ((terms, averages) for terms in pending.popleft().get())
 
 
+def _write_shards(gen: Path, owned: list[int], shards: int, averages: Lengths, jobs: Any, results: Any) -> None:
+    """A writer process: analyses the batches of documents of its own shards and writes them;
+    answers once, with how many it wrote or the error that stopped it."""
+    try:
+        dbs = {k: xapian.WritableDatabase(str(gen / X.shard_name(k)), xapian.DB_CREATE_OR_OVERWRITE) for k in owned}
+        written = 0
+        while (batch := jobs.get()) is not None:
+            for doc in batch:
+                terms = _analyse(doc, averages)
+                dbs[X.shard_of(terms[0][len(X.ID):], shards)].replace_document(terms[0], _document_of(terms))
+                written += 1
+        for db in dbs.values():
+            db.commit()
+            db.close()
+        results.put(("written", written))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _write_in_parallel(gen: Path, docs: Iterator[dict[str, Any]], shards: int, writers: int, report: BuildReport) -> Lengths:
+    """``writers`` processes, each analysing and writing the documents of the shards k with
+    k mod writers = its number (one writer process and one Xapian inverter would hold the
+    build to a single core); this process reads the sources and hands out batches, at most
+    ``IN_FLIGHT`` queued per writer. Returns the field averages the wdfs were normalised by
+    (of the first ``AVERAGE_SAMPLE`` documents, measured here before the writers start)."""
+    sample = list(itertools.islice(docs, X.AVERAGE_SAMPLE))
+    averages = _averages(map(_field_lengths, sample))
+    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    jobs = [ctx.Queue(IN_FLIGHT) for _ in range(writers)]
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_write_shards, daemon=True,
+                         args=(gen, [k for k in range(shards) if k % writers == w], shards, averages, jobs[w], results))
+             for w in range(writers)]
+    for proc in procs:
+        proc.start()
+
+    def stopped() -> str | None:
+        dead = [proc.exitcode for proc in procs if not proc.is_alive() and proc.exitcode != 0]
+        return f"a writer process stopped (exit codes {dead})" if dead else None
+
+    def put(w: int, item: list[dict[str, Any]] | None) -> None:
+        while True:
+            try:
+                jobs[w].put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if (why := stopped()) is not None or not procs[w].is_alive():
+                    raise IndexWriteError(errno.EIO, f"indexing the shards failed: {why or 'a writer process ended early'}") from None
+
+    try:
+        batches: list[list[dict[str, Any]]] = [[] for _ in range(writers)]
+        for doc in itertools.chain(sample, docs):
+            w = X.shard_of(str(doc[F.ID_FIELD]), shards) % writers
+            batches[w].append(doc)
+            report.indexed += 1
+            if len(batches[w]) >= BATCH:
+                put(w, batches[w])
+                batches[w] = []
+        for w in range(writers):
+            if batches[w]:
+                put(w, batches[w])
+            put(w, None)
+        answers = []
+        while len(answers) < writers:
+            try:
+                answers.append(results.get(timeout=0.5))
+            except queue.Empty:
+                if (why := stopped()) is not None and results.empty():
+                    answers.append(("error", why))
+        errors = [detail for kind, detail in answers if kind == "error"]
+        if errors:
+            raise IndexWriteError(errno.EIO, f"indexing the shards failed: {errors[0]}")
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
+    return averages
+
+
 def _stored_averages(meta: dict[str, object]) -> Lengths:
     """The field averages a generation's wdfs were normalised by (``update`` keeps to them)."""
     if meta.get("xapian_format") != X.FORMAT_VERSION or not isinstance(meta.get("lengths"), dict):
@@ -211,13 +293,18 @@ def build_shards(sources: Iterable[str | os.PathLike[str]], *, index_dir: str | 
     with _store.writer_lock(root):
         report.cleaned = _store.remove_stale(root)
         with _new_generation(root) as building:
-            dbs = _open_shards(building, shards, create=True)
-            documents = rebuild_documents(sources, report, progress, follow_symlinks=follow_symlinks)
-            averages = dict.fromkeys(X.RANKED, 1.0)
-            for terms, averages in _analysed(iter(documents), procs or settings.procs()):
-                article_id = terms[0][len(X.ID):]
-                dbs[X.shard_of(article_id, shards)].replace_document(terms[0], _document_of(terms))
-                report.indexed += 1
+            documents = iter(rebuild_documents(sources, report, progress, follow_symlinks=follow_symlinks))
+            writers = min(procs or settings.procs(), shards)
+            if writers > 1:
+                averages = _write_in_parallel(building, documents, shards, writers, report)
+                dbs = _open_shards(building, shards, create=False)
+            else:
+                dbs = _open_shards(building, shards, create=True)
+                averages = dict.fromkeys(X.RANKED, 1.0)
+                for terms, averages in _analysed(documents, procs or settings.procs()):
+                    article_id = terms[0][len(X.ID):]
+                    dbs[X.shard_of(article_id, shards)].replace_document(terms[0], _document_of(terms))
+                    report.indexed += 1
             _finish(building, dbs, report.indexed, averages)
         _point_stubs(root)
         _store.remove_stale(root)

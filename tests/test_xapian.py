@@ -268,6 +268,32 @@ def test_worker_processes_write_the_shards_one_process_writes(corpus: Path, inde
         assert a.get_document(item.docid).get_data() == b.get_document(other).get_data()
 
 
+@pytest.mark.parametrize("how", ["raises", "dies"])
+def test_a_writer_process_that_fails_fails_the_build_and_keeps_the_served_index(corpus: Path, tmp_path: Path, how: str,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer import IndexWriteError
+    from indexer import _xapian as build
+
+    folder = tmp_path / "shards"
+    build_shards([SAMPLE_ARTICLES], index_dir=folder, shards=2, procs=1)
+    before, found = index_stats(index_dir=folder), search("合作", index_dir=folder).total
+    real = build._analyse
+
+    def failing(doc, averages):  # type: ignore[no-untyped-def]
+        if doc[F.ID_FIELD] == "gen-0300":
+            if how == "dies":
+                os._exit(3)  # killed, as by the OOM killer: no answer at all
+            raise OSError(28, "No space left on device")
+        return real(doc, averages)
+
+    monkeypatch.setattr(build, "_analyse", failing)
+    with pytest.raises(IndexWriteError, match="indexing the shards failed"):
+        build_shards([corpus], index_dir=folder, shards=2, procs=2)
+    after = index_stats(index_dir=folder)
+    assert (after.generation, after.articles) == (before.generation, before.articles)
+    assert search("合作", index_dir=folder).total == found > 0
+
+
 def test_shards_of_another_format_are_refused(indexes: tuple[Path, Path], tmp_path: Path) -> None:
     _, built = indexes
     old = tmp_path / "old-shard"
