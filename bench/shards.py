@@ -11,8 +11,9 @@ uncached), serves each shard with its own ``xapian-tcpsrv`` on 127.0.0.1 and
 runs ``--queries`` title queries (as ``bench/query.py`` draws them) through
 ``search(q, index_dir="xapian://…")`` (snippets, facets, exact totals), and
 through the local Whoosh index (cached) for comparison; prints build seconds,
-size on disk, p50/p95 (median over ``--repeat`` passes) and whether every
-query's total and tier counts equal the local backend's. ``--generated N``
+size on disk, p50/p95 (median over ``--repeat`` passes), whether every
+query's total and tier counts equal the local backend's, and the mean number
+of articles a query lists (all tiers). ``--generated N``
 takes ``N`` generated articles instead (``bench/_generate.py``, as
 ``bench/build.py --generated N``), and ``--local-index DIR`` an already built
 local index of the same articles instead of the cached one, and ``--no-local``
@@ -103,7 +104,7 @@ def main() -> None:
         label = corpus.stem
     queries = title_queries(corpus, count=args.queries, seed=args.seed)
     truth = None
-    print(f"{'backend':<14} {'build s':>8} {'size MB':>8} {'p50 ms':>7} {'p95 ms':>7}  totals equal")
+    print(f"{'backend':<14} {'build s':>8} {'size MB':>8} {'p50 ms':>7} {'p95 ms':>7}  {'totals equal':<12} {'matches':>9}")
     if not args.no_local:
         local = args.local_index or cached_index(corpus, label=label)
         p50, p95, truth = timed(str(local), queries, args.repeat)
@@ -114,7 +115,8 @@ def main() -> None:
             p50, p95, counts = timed(location, queries, args.repeat)
         same = "-" if truth is None else f"{sum(a == b for a, b in zip(counts, truth))}/{len(queries)}"
         built = "-" if seconds is None else f"{seconds:.1f}"
-        print(f"{name:<14} {built:>8} {size:>8.0f} {p50:>7.1f} {p95:>7.1f}  {same}", flush=True)
+        matches = sum(sum(c) for c in counts) / max(1, len(counts))
+        print(f"{name:<14} {built:>8} {size:>8.0f} {p50:>7.1f} {p95:>7.1f}  {same:<12} {matches:>9,.0f}", flush=True)
 
     if args.shard_index:
         stats = index_stats(index_dir=args.shard_index)
