@@ -43,7 +43,7 @@ from query import subset, title_queries
 
 from indexer import index_stats
 from indexer._xapian import build_shards
-from search import close_indexes, search
+from search import _shards, close_indexes, search
 
 
 def timed(location: str, queries: list[str], repeat: int) -> tuple[float, float, list[tuple[int, int, int]]]:
@@ -94,7 +94,10 @@ def main() -> None:
     parser.add_argument("--local-index", help="a built local index of the same articles (default: the cached one)")
     parser.add_argument("--no-local", action="store_true", help="no local index: no comparison of totals")
     parser.add_argument("--shard-index", help="a built Xapian index of the same articles: compacted and regrouped, not built")
+    parser.add_argument("--timeout-ms", type=int, default=_shards.TIMEOUT_MS,
+                        help="the remote timeout (default: the product's); a shard slower than this fails the query")
     args = parser.parse_args()
+    _shards.TIMEOUT_MS = args.timeout_ms
     source = data_dir(args.data) / "cctv-xwlb" / "articles.jsonl"
     if args.generated:
         corpus = generated_corpus(source, args.generated, args.generator_seed)
