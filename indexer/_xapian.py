@@ -130,29 +130,31 @@ def _analyse_batch(docs: list[dict[str, Any]], averages: Lengths) -> list[Terms]
     return [_analyse(doc, averages) for doc in docs]
 
 
-def _analysed(docs: Iterator[dict[str, Any]], procs: int) -> Iterator[tuple[Terms, Lengths]]:
-    """Each document analysed, in order, with the field averages its wdfs were normalised by:
-    those of the first ``AVERAGE_SAMPLE`` documents, analysed twice (once for their lengths).
-    Workers analyse at most ``IN_FLIGHT`` batches ahead of the writer (a pool's ``imap`` reads
-    its whole input at once and queues every result the writer has not taken yet)."""
+def _sampled(docs: Iterator[dict[str, Any]]) -> tuple[Lengths, Iterator[dict[str, Any]]]:
+    """The field averages the wdfs are normalised by (those of the first ``AVERAGE_SAMPLE``
+    documents, analysed once more later), and every document again."""
     sample = list(itertools.islice(docs, X.AVERAGE_SAMPLE))
+    return _averages(map(_field_lengths, sample)), itertools.chain(sample, docs)
+
+
+def _analysed(docs: Iterator[dict[str, Any]], procs: int, averages: Lengths) -> Iterator[Terms]:
+    """Each document analysed, in order. Workers analyse at most ``IN_FLIGHT`` batches ahead of
+    the writer (a pool's ``imap`` reads its whole input at once and queues every result the
+    writer has not taken yet)."""
     if procs <= 1:
-        averages = _averages(map(_field_lengths, sample))
-        for doc in itertools.chain(sample, docs):
-            yield _analyse(doc, averages), averages
+        for doc in docs:
+            yield _analyse(doc, averages)
         return
     ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     with ctx.Pool(procs) as pool:
-        averages = _averages(pool.imap(_field_lengths, sample, chunksize=32))
         analyse = functools.partial(_analyse_batch, averages=averages)
         pending: collections.deque[Any] = collections.deque()
-        everything = itertools.chain(sample, docs)
-        while batch := list(itertools.islice(everything, BATCH)):
+        while batch := list(itertools.islice(docs, BATCH)):
             pending.append(pool.apply_async(analyse, (batch,)))
             while len(pending) >= IN_FLIGHT * procs or (pending and pending[0].ready()):
-                yield from ((terms, averages) for terms in pending.popleft().get())
+                yield from pending.popleft().get()
         while pending:
-            yield from ((terms, averages) for terms in pending.popleft().get())
+            yield from pending.popleft().get()
 
 
 def _write_shards(gen: Path, owned: list[int], shards: int, averages: Lengths, jobs: Any, results: Any) -> None:
@@ -174,14 +176,12 @@ def _write_shards(gen: Path, owned: list[int], shards: int, averages: Lengths, j
         results.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _write_in_parallel(gen: Path, docs: Iterator[dict[str, Any]], shards: int, writers: int, report: BuildReport) -> Lengths:
+def _write_in_parallel(gen: Path, docs: Iterator[dict[str, Any]], shards: int, writers: int, averages: Lengths,
+                       report: BuildReport) -> None:
     """``writers`` processes, each analysing and writing the documents of the shards k with
     k mod writers = its number (one writer process and one Xapian inverter would hold the
     build to a single core); this process reads the sources and hands out batches, at most
-    ``IN_FLIGHT`` queued per writer. Returns the field averages the wdfs were normalised by
-    (of the first ``AVERAGE_SAMPLE`` documents, measured here before the writers start)."""
-    sample = list(itertools.islice(docs, X.AVERAGE_SAMPLE))
-    averages = _averages(map(_field_lengths, sample))
+    ``IN_FLIGHT`` queued per writer."""
     ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     jobs = [ctx.Queue(IN_FLIGHT) for _ in range(writers)]
     results = ctx.Queue()
@@ -206,7 +206,7 @@ def _write_in_parallel(gen: Path, docs: Iterator[dict[str, Any]], shards: int, w
 
     try:
         batches: list[list[dict[str, Any]]] = [[] for _ in range(writers)]
-        for doc in itertools.chain(sample, docs):
+        for doc in docs:
             w = X.shard_of(str(doc[F.ID_FIELD]), shards) % writers
             batches[w].append(doc)
             report.indexed += 1
@@ -225,6 +225,8 @@ def _write_in_parallel(gen: Path, docs: Iterator[dict[str, Any]], shards: int, w
                 if (why := stopped()) is not None and results.empty():
                     answers.append(("error", why))
         errors = [detail for kind, detail in answers if kind == "error"]
+        if not errors and sum(n for _kind, n in answers) != report.indexed:
+            errors = [f"the writers wrote {sum(n for _kind, n in answers)} of {report.indexed} articles"]
         if errors:
             raise IndexWriteError(errno.EIO, f"indexing the shards failed: {errors[0]}")
     finally:
@@ -232,7 +234,6 @@ def _write_in_parallel(gen: Path, docs: Iterator[dict[str, Any]], shards: int, w
             if proc.is_alive():
                 proc.terminate()
             proc.join()
-    return averages
 
 
 def _stored_averages(meta: dict[str, object]) -> Lengths:
@@ -293,15 +294,14 @@ def build_shards(sources: Iterable[str | os.PathLike[str]], *, index_dir: str | 
     with _store.writer_lock(root):
         report.cleaned = _store.remove_stale(root)
         with _new_generation(root) as building:
-            documents = iter(rebuild_documents(sources, report, progress, follow_symlinks=follow_symlinks))
+            averages, documents = _sampled(iter(rebuild_documents(sources, report, progress, follow_symlinks=follow_symlinks)))
             writers = min(procs or settings.procs(), shards)
             if writers > 1:
-                averages = _write_in_parallel(building, documents, shards, writers, report)
+                _write_in_parallel(building, documents, shards, writers, averages, report)
                 dbs = _open_shards(building, shards, create=False)
             else:
                 dbs = _open_shards(building, shards, create=True)
-                averages = dict.fromkeys(X.RANKED, 1.0)
-                for terms, averages in _analysed(documents, procs or settings.procs()):
+                for terms in _analysed(documents, procs or settings.procs(), averages):
                     article_id = terms[0][len(X.ID):]
                     dbs[X.shard_of(article_id, shards)].replace_document(terms[0], _document_of(terms))
                     report.indexed += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, STORED, TEXT, Schema
+from whoosh.util.numeric import byte_to_length
 
 from indexer.analysis import ChineseAnalyzer, ChineseCharAnalyzer, IndexFrequency, IndexPositions
 
@@ -45,6 +46,12 @@ MATCH_TEXT = "match_text"
 # collections, news among them; Anserini's and PISA's defaults), not Robertson's 1.2 / 0.75.
 BM25_K1 = 0.9
 BM25_B = 0.4
+
+
+def stored_length(code: int) -> float:
+    """A field length as BM25 reads it from Whoosh's one byte a document (``length_to_byte``);
+    0, a field the document lacks, reads as 1."""
+    return float(byte_to_length(code)) if code else 1.0
 
 WORD_FIELDS = (TITLE, BODY)
 CHAR_FIELDS = (TITLE_CHARS, BODY_CHARS)

@@ -39,10 +39,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.util.numeric import length_to_byte
 
 from indexer import schema as F
-from indexer.schema import BM25_B, BM25_K1
+from indexer.schema import BM25_B, BM25_K1, stored_length
 
 FORMAT_VERSION = 2  # 2: per-field length-normalised wdf (1 had raw counts, ranked by whole-document length)
 BACKEND = "xapian"
@@ -111,14 +111,8 @@ def date_key(when: datetime) -> float:
     return (when - datetime(1970, 1, 1)).total_seconds() if when.tzinfo is None else when.timestamp()
 
 
-def quantised(length: int) -> float:
-    """A field length as the local index keeps it (Whoosh's one byte a document; 0 reads as 1)."""
-    code = length_to_byte(length)
-    return float(byte_to_length(code)) if code else 1.0
-
-
 def ranked_wdf(count: int, length: int, average: float) -> int:
     """The wdf of a term seen ``count`` times in a field of ``length`` tokens (fields of
     ``average`` tokens on average): BM25's length-normalised count, in ``WDF_SCALE`` units."""
-    norm = (1 - BM25_B) + BM25_B * quantised(length) / (average or 1.0)
+    norm = (1 - BM25_B) + BM25_B * stored_length(length_to_byte(length)) / (average or 1.0)
     return max(1, round(WDF_SCALE * count / norm))

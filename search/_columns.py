@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 from whoosh.columns import NumericColumn
-from whoosh.util.numeric import byte_to_length
 
 from indexer import colcodes
 from indexer import schema as F
@@ -33,7 +32,7 @@ from indexer.colfile import file_of, numeric, readable
 from search._postings import Leaves
 from search._shared import Shared
 
-_LENGTH_OF_BYTE = np.array([1.0] + [float(byte_to_length(b)) for b in range(1, 256)])
+_LENGTH_OF_BYTE = np.array([F.stored_length(b) for b in range(256)])
 NO_DATE = np.uint64(F.NO_DATE)  # an undated article's raw PUBLISHED value
 
 
