@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +61,56 @@ def _stored_match_text(stored: Stored) -> bytes:
     return match_text(title, stored.get(F.BODY, ""))
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What one match over a set found: its size, the facet counts and, when reprints are
+    folded, the articles of each reprint key that more than one of its articles shares."""
+
+    count: int
+    facets: dict[str, dict[str, int]]
+    shared: dict[bytes, int]  # reprint key -> articles (only keys of two or more)
+
+    @property
+    def groups(self) -> int:
+        """The articles once reprints are folded."""
+        return self.count - sum(n - 1 for n in self.shared.values())
+
+
+NO_TALLY = Tally(0, {}, {})
+
+
+def _shared_keys(spy: xapian.ValueCountMatchSpy) -> dict[bytes, int]:
+    """The values that the spy saw more than once, and how often: most values are seen once (an
+    article is rarely reprinted), so they are read most frequent first, a batch at a time, and
+    the rest is never brought into Python."""
+    want = 64
+    while True:
+        found = [(item.term, int(item.termfreq)) for item in spy.top_values(want)]
+        if len(found) < want or found[-1][1] <= 1:
+            return {key: n for key, n in found if n > 1}
+        want *= 4
+
+
+def _summed(tallies: Sequence[Tally]) -> Tally:
+    """The count and facets of the union of disjoint sets; its reprint keys only when one set has articles."""
+    facets: dict[str, dict[str, int]] = {}
+    for t in tallies:
+        for name, values in t.facets.items():
+            into = facets.setdefault(name, {})
+            for v, n in values.items():
+                into[v] = into.get(v, 0) + n
+    nonempty = [t for t in tallies if t.count]
+    return Tally(sum(t.count for t in tallies), facets, nonempty[0].shared if len(nonempty) == 1 else {})
+
+
 class XapianSets:
     """``search._tiers.DocSets`` as Xapian queries, evaluated when counted or ranked."""
 
-    def __init__(self, backend: XapianBackend) -> None:
+    def __init__(self, backend: XapianBackend, facet_names: Sequence[str] = (), *, fold: bool = False) -> None:
         self._b = backend
-        self._counts: dict[str, int] = {}
+        self._facet_names = tuple(facet_names)
+        self._fold = fold
+        self._tallies: dict[str, Tally] = {}
 
     def everything(self) -> xapian.Query:
         return xapian.Query.MatchAll
@@ -118,13 +163,18 @@ class XapianSets:
         return xapian.Query(xapian.Query.OP_AND_NOT, a, b)
 
     def count(self, s: xapian.Query) -> int:
-        """Counted once per query (the policy and the page ask for the same sets)."""
+        return self.tally(s).count
+
+    def tally(self, s: xapian.Query) -> Tally:
+        """Counted once per query (the policy and the page ask for the same sets), with the facets
+        and reprint keys of its articles in the same match: a set the policy counts is nearly
+        always one it lists."""
         if s.empty():
-            return 0
+            return NO_TALLY
         key = str(s)
-        found = self._counts.get(key)
+        found = self._tallies.get(key)
         if found is None:
-            found = self._counts[key] = self._b.count_query(s)
+            found = self._tallies[key] = self._b.tally(s, self._facet_names, dup=self._fold)
         return found
 
 
@@ -247,12 +297,21 @@ class XapianBackend:
 
     # ----- sets
 
-    def count_query(self, q: xapian.Query) -> int:
-        def run() -> int:
+    def tally(self, q: xapian.Query, facet_names: Sequence[str], *, dup: bool) -> Tally:
+        """The size of ``q``'s set, the counts of ``facet_names`` over it and, with ``dup``, its
+        reprint keys of more than one article, in one unranked match."""
+        def run() -> Tally:
+            spies = {name: xapian.ValueCountMatchSpy(X.FACET_SLOT[name]) for name in facet_names if name in X.FACET_SLOT}
+            groups = xapian.ValueCountMatchSpy(X.DUP) if dup else None
             enquire = xapian.Enquire(self.db)
             enquire.set_weighting_scheme(xapian.BoolWeight())
             enquire.set_query(q)
-            return int(enquire.get_mset(0, 0, self.db.get_doccount()).get_matches_estimated())
+            for spy in [*spies.values(), *([groups] if groups is not None else [])]:
+                enquire.add_matchspy(spy)
+            count = int(enquire.get_mset(0, 0, self.db.get_doccount()).get_matches_estimated())
+            facets = {name: {item.term.decode("utf-8"): int(item.termfreq) for item in spy.values()}
+                      for name, spy in spies.items()}
+            return Tally(count, facets, _shared_keys(groups) if groups is not None else {})
 
         return self._call(run)
 
@@ -319,23 +378,36 @@ class XapianBackend:
         return self._call(lambda: self._execute(plan))
 
     def _execute(self, plan: Plan) -> Outcome:
-        sets = XapianSets(self)
+        fold = plan.reprints_of is None
+        sets = XapianSets(self, plan.facet_fields, fold=fold)
         tiers = _tiers.select(plan, sets)
-        n_exact, n_regional = sets.count(tiers.exact), sets.count(tiers.regional)
-        partial_q = sets.either(tiers.every_word, tiers.some)
-        n_partial = sets.count(partial_q) if tiers.relaxed else 0
+        # The tiers are disjoint (``_tiers.select``): each is tallied on its own, and the tallies add up,
+        # except for the reprint groups, which can span tiers: they are tallied over the union when
+        # more than one tier lists articles.
+        tallied = [sets.tally(tiers.exact), sets.tally(tiers.regional)]
+        if tiers.relaxed:
+            tallied += [sets.tally(tiers.every_word), sets.tally(tiers.some)]
+        exact, regional, partial_count = tallied[0], tallied[1], sum(t.count for t in tallied[2:])
+        listed = _summed(tallied)
+        if fold and sum(1 for t in tallied if t.count) > 1:
+            union = tiers.exact
+            for t, docs in enumerate(tiers.ordered[1:len(tallied)], start=1):
+                if tallied[t].count:
+                    union = sets.either(union, docs)
+            listed = Tally(listed.count, listed.facets, self.tally(union, (), dup=True).shared)
         by_relevance = plan.sort == "relevance"
         terms = [self.translate(c) for c in plan.ranking if not isinstance(c, Q.Phrase)] if by_relevance else []
         phrases = [self.translate(c) for c in plan.ranking if isinstance(c, Q.Phrase)] if by_relevance else []
         parts = []
         for t, docs in enumerate(tiers.ordered):
-            if t >= 2 and not n_partial:
+            if t >= 2 and not partial_count:
                 break
             part = xapian.Query(xapian.Query.OP_FILTER, xapian.Query(xapian.FixedWeightPostingSource((4 - t) * TIER_WEIGHT)), docs)
             if terms:
                 part = xapian.Query(xapian.Query.OP_AND_MAYBE, part, xapian.Query(xapian.Query.OP_OR, terms))
             # Each proximity phrase on its own AND_MAYBE: under an OR, Xapian 1.4 adds a phrase's
-            # weight to a document that matches another branch without checking the positions.
+            # weight to a document that matches another branch without checking the positions
+            # (so a weight depended on the pruning, and pages on the page asked for).
             for phrase in phrases:
                 part = xapian.Query(xapian.Query.OP_AND_MAYBE, part, phrase)
             parts.append(part)
@@ -346,60 +418,27 @@ class XapianBackend:
             enquire.set_sort_by_relevance_then_value(X.DATE, True)
         else:
             enquire.set_docid_order(xapian.Enquire.ASCENDING)
-        if plan.reprints_of is None:
+        if fold:
             enquire.set_collapse_key(X.DUP)
-        listed = tiers.exact
-        if n_regional:
-            listed = sets.either(listed, tiers.regional)
-        if n_partial:
-            listed = sets.either(listed, partial_q)
-        n_listed = n_exact + n_regional + n_partial
-        # Every match checked: once the heap of the pages up to this one is full, Xapian's pruning
-        # gives a match beside a proximity phrase a weight that depends on the page asked for,
-        # so pages overlapped and skipped articles.
-        mset = enquire.get_mset((plan.page - 1) * plan.per_page, plan.per_page, max(n_listed, 1))
-        items = [(item.weight, item.document) for item in mset]
-        scope = tiers.exact if n_exact or plan.empty else listed
-        # One pass over the listed articles counts the reprint groups and each group's size
-        # (Xapian's collapse counts are lower bounds, and its collapsed estimates not exact);
-        # the facets are counted in the same pass when they are over the same articles.
-        fold = plan.reprints_of is None and n_listed > 0
-        facets, sizes = self._counted(listed, plan.facet_fields if scope is listed else (), dup=fold)
-        if scope is not listed:
-            facets, _ = self._counted(scope, plan.facet_fields, dup=False)
+        # Pruned: Xapian weighs in full only what can still reach the pages up to this one.
+        mset = enquire.get_mset((plan.page - 1) * plan.per_page, plan.per_page)
+        counted = exact if exact.count or plan.empty else listed
+        facets: dict[str, tuple[tuple[str, int], ...]] = {}
+        for name in plan.facet_fields:
+            if name in X.FACET_SLOT:
+                values = [(v, n) for v, n in counted.facets.get(name, {}).items() if v and n]
+                facets[name] = tuple(sorted(values, key=lambda kv: (-kv[1], kv[0])))
         hits = []
-        for weight, document in items:
+        for item in mset:
+            weight, document = item.weight, item.document
             tier = min(3, max(0, 4 - int(weight // TIER_WEIGHT)))
             score = 0.0 if plan.sort == "date" else (weight - (4 - tier) * TIER_WEIGHT) / X.SCORE_SCALE
             hits.append(Ranked(X.decode_stored(document.get_data()), round(score, 6), _tiers.TIER_NAMES[tier],
-                               max(0, sizes.get(document.get_value(X.DUP), 1) - 1) if fold else 0))
-        groups = len(sizes) if fold else n_listed
-        return Outcome(hits=tuple(hits), exact=n_exact, regional=n_regional, partial=n_partial, groups=groups,
-                       facets=facets, facets_of="exact" if n_exact or plan.empty else "listed",
+                               listed.shared.get(document.get_value(X.DUP), 1) - 1 if fold else 0))
+        groups = listed.groups if fold else listed.count
+        return Outcome(hits=tuple(hits), exact=exact.count, regional=regional.count, partial=partial_count,
+                       groups=groups, facets=facets, facets_of="exact" if exact.count or plan.empty else "listed",
                        partial_shards=self.missing)
-
-    def _counted(self, docs: xapian.Query, names: Sequence[str], *, dup: bool
-                 ) -> tuple[dict[str, tuple[tuple[str, int], ...]], dict[bytes, int]]:
-        """Facet counts of ``names`` over ``docs`` (most first), and with ``dup`` the number
-        of articles of each reprint key among them, in one match."""
-        spies = {name: xapian.ValueCountMatchSpy(X.FACET_SLOT[name]) for name in names if name in X.FACET_SLOT}
-        groups = xapian.ValueCountMatchSpy(X.DUP) if dup else None
-        if not spies and groups is None:
-            return {}, {}
-        enquire = xapian.Enquire(self.db)
-        enquire.set_weighting_scheme(xapian.BoolWeight())
-        enquire.set_query(docs)
-        for spy in [*spies.values(), *([groups] if groups is not None else [])]:
-            enquire.add_matchspy(spy)
-        enquire.get_mset(0, 0, self.db.get_doccount())
-        facets: dict[str, tuple[tuple[str, int], ...]] = {}
-        for name, spy in spies.items():
-            values = [(item.term.decode("utf-8"), int(item.termfreq)) for item in spy.values()]
-            values = [(v, n) for v, n in values if v]
-            values.sort(key=lambda kv: (-kv[1], kv[0]))
-            facets[name] = tuple(values)
-        sizes = {item.term: int(item.termfreq) for item in groups.values()} if groups is not None else {}
-        return facets, sizes
 
 
 def _bound(value: Any) -> bytes | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import random
 import re
 from dataclasses import FrozenInstanceError
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from indexer import build_index
+from search import _search as search_module
 from search import (
     ArticleNotFoundError,
     Hit,
@@ -233,6 +235,31 @@ def test_pages_list_every_article_once(own_location: Path | str) -> None:
     listed = [h.id for page in range(1, first.pages + 1)
               for h in search("对口 合作", index_dir=own_location, per_page=20, page=page).hits]
     assert len(listed) == len(set(listed)) == first.total - first.query_info.folded
+
+
+PAGED = ["对口 合作", "齐齐哈尔 装备制造", "经济 发展", "合作", "哈尔 滨"]
+
+
+@pytest.mark.parametrize("sort", ["relevance", "date"])
+def test_every_page_is_its_slice_of_the_whole_unpruned_list(own_location: Path | str, sort: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page holds exactly the articles, hits and scores that one page holding every listed
+    article (nothing pruned: the heap never fills) has at its place, whatever the page size."""
+    monkeypatch.setattr(search_module, "MAX_PER_PAGE", 100_000)
+    compared = 0
+    for query in PAGED:
+        whole = search(query, index_dir=own_location, per_page=100_000, sort=sort)
+        rows = [(h.id, h.score, h.match, h.duplicates) for h in whole.hits]
+        assert len(rows) == len({r[0] for r in rows})
+        for per_page in (7, 20):
+            pages = math.ceil(len(rows) / per_page)
+            for page in range(1, pages + 1):
+                got = search(query, index_dir=own_location, per_page=per_page, page=page, sort=sort)
+                assert (got.total, got.query_info) == (whole.total, whole.query_info), (query, per_page, page)
+                assert [(h.id, h.score, h.match, h.duplicates) for h in got.hits] == \
+                    rows[(page - 1) * per_page : page * per_page], (query, sort, per_page, page)
+                compared += len(got.hits)
+    assert compared > 1000
 
 
 AGREE = ["齐齐哈尔 装备制造", '"对口合作"', "哈尔", "齊齊哈爾", "风电 OR 光伏", "冷链 -哈尔滨", "title:东莞 经济",
