@@ -31,6 +31,7 @@ network latency.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -94,10 +95,10 @@ def main() -> None:
     parser.add_argument("--local-index", help="a built local index of the same articles (default: the cached one)")
     parser.add_argument("--no-local", action="store_true", help="no local index: no comparison of totals")
     parser.add_argument("--shard-index", help="a built Xapian index of the same articles: compacted and regrouped, not built")
-    parser.add_argument("--timeout-ms", type=int, default=_shards.TIMEOUT_MS,
-                        help="the remote timeout (default: the product's); a shard slower than this fails the query")
+    parser.add_argument("--timeout-ms", type=int, default=_shards.timeout_ms(),
+                        help="the remote timeout (default: ZHSEARCH_SHARD_TIMEOUT_MS, else the product's); a shard slower than this fails the query")
     args = parser.parse_args()
-    _shards.TIMEOUT_MS = args.timeout_ms
+    os.environ["ZHSEARCH_SHARD_TIMEOUT_MS"] = str(args.timeout_ms)
     source = data_dir(args.data) / "cctv-xwlb" / "articles.jsonl"
     if args.generated:
         corpus = generated_corpus(source, args.generated, args.generator_seed)

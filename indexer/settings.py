@@ -9,6 +9,7 @@
 | ``ZHSEARCH_CACHE_MB`` | ``64`` | postings a search process keeps in memory per index (shared by its threads) |
 | ``ZHSEARCH_TRUSTED_HOSTS`` | ``python -m web``: the loopback names and its ``--host`` | host names the web server answers (comma-separated; ``.example.org`` for a domain) |
 | ``ZHSEARCH_CORS_ORIGINS`` | none (no CORS headers) | origins whose pages may read the JSON API and feeds (comma-separated; ``*`` for any) |
+| ``ZHSEARCH_SHARD_TIMEOUT_MS`` | ``900`` | how long a Xapian shard server may take to answer before it is given up on (its next replica tried, or left out) |
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_MB", "64", "postings a search process keeps in memory per index, in MB (shared by its threads)"),
     Setting("TRUSTED_HOSTS", "", "host names the web server answers, comma-separated (default: loopback and --host)"),
     Setting("CORS_ORIGINS", "", "origins whose pages may read the JSON API and feeds, comma-separated, * for any (default: none)"),
+    Setting("SHARD_TIMEOUT_MS", "900", "milliseconds a Xapian shard server may take to answer before it is given up on"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -91,3 +93,11 @@ def trusted_hosts() -> list[str] | None:
 def cors_origins() -> list[str]:
     """``ZHSEARCH_CORS_ORIGINS`` as a list (``["*"]`` for any origin); empty when unset."""
     return [o.strip().rstrip("/") for o in setting("CORS_ORIGINS").split(",") if o.strip()]
+
+
+def shard_timeout_ms() -> int:
+    """``ZHSEARCH_SHARD_TIMEOUT_MS``, 1 ms to 10 minutes (a bad value: the default)."""
+    raw = setting("SHARD_TIMEOUT_MS").strip()
+    if raw.isdigit() and 0 < int(raw) <= 600_000:
+        return int(raw)
+    return int(_BY_NAME["SHARD_TIMEOUT_MS"].default)

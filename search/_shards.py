@@ -1,7 +1,7 @@
 """Connections to the shards of a Xapian index: ``xapian://SHARD,SHARD,...``, each shard
 ``host:port`` (a ``xapian-tcpsrv``) or a database path, with replicas after ``|``.
 
-Every remote connection has a timeout (``TIMEOUT_MS``); a replica that does not
+Every remote connection has a timeout (``timeout_ms()``, ``ZHSEARCH_SHARD_TIMEOUT_MS``); a replica that does not
 answer is passed over for the next; a shard with none left is left out, and
 counted, so the results can say what is missing.
 """
@@ -13,11 +13,17 @@ from dataclasses import dataclass
 
 import xapian
 
+from indexer import settings
 from search.errors import IndexNotFoundError, IndexUnavailableError, QuerySyntaxError
 
 SCHEME = "xapian://"
-TIMEOUT_MS = 900  # a shard that has not answered by then is given up on (a request then takes at most about twice this)
-CONNECT_TIMEOUT_MS = 300
+CONNECT_TIMEOUT_MS = 300  # at most; never more than the timeout
+
+
+def timeout_ms() -> int:
+    """How long a shard may take to answer before it is given up on (a request then takes at most
+    about twice this): read at each connection, so a changed setting holds from the next one."""
+    return settings.shard_timeout_ms()
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,8 @@ def _open_replica(spec: str) -> xapian.Database:
     host, _, port = spec.rpartition(":")
     if not port.isdigit():
         raise IndexNotFoundError(f"bad shard address {spec!r}: expected host:port")
-    return xapian.remote_open(host.strip("[]"), int(port), TIMEOUT_MS, CONNECT_TIMEOUT_MS)
+    timeout = timeout_ms()
+    return xapian.remote_open(host.strip("[]"), int(port), timeout, min(timeout, CONNECT_TIMEOUT_MS))
 
 
 def _open_shard(shard: Shard) -> xapian.Database | None:

@@ -17,7 +17,7 @@ candidate's stored text. The relaxation policy is the same code
 giving each tier a fixed weight far above any BM25 score; reprints are folded
 by Xapian's collapse key and facets counted by its value-count match spies.
 
-Failure: every shard connection has a timeout (``search._shards.TIMEOUT_MS``). A shard that
+Failure: every shard connection has a timeout (``search._shards.timeout_ms()``). A shard that
 does not answer is replaced by its next replica; a shard with none left is
 left out and counted (``SearchResults.unavailable_shards``); none left at all is
 ``IndexUnavailableError`` (503).
@@ -45,7 +45,7 @@ from search import _tiers
 from search._backend import Outcome, Ranked, Stored
 from search._exact import Needle, Requirement
 from search._plan import Plan
-from search._shards import TIMEOUT_MS, Shard, combined
+from search._shards import Shard, combined, timeout_ms
 from search._types import IndexInfo
 from search.errors import ArticleNotFoundError, IndexUnavailableError, IndexVersionError
 
@@ -225,7 +225,7 @@ class XapianBackend:
                 return fn()
             except (xapian.NetworkError, xapian.DatabaseModifiedError, xapian.DatabaseError) as exc:
                 failure = exc
-                if time.monotonic() - started > TIMEOUT_MS / 1000:
+                if time.monotonic() - started > timeout_ms() / 1000:
                     break
                 self.db.close()
                 self.db, self.missing = combined(self.shards)

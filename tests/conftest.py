@@ -175,6 +175,11 @@ class Server:
             self.proc.wait(timeout=10)
             self.proc = None
 
+    def signal(self, sig: int) -> None:
+        """``sig`` to the whole process group: SIGSTOP stands for a host that stops answering, SIGCONT brings it back."""
+        if self.proc is not None:
+            os.killpg(self.proc.pid, sig)
+
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"

@@ -17,6 +17,8 @@ import math
 import os
 import random
 import shutil
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -350,6 +352,41 @@ def test_a_killed_shard_gives_partial_results_fast_and_a_replica_none_at_all(ind
         servers[0][0].kill()
         res = search("合作", index_dir=remote)
         assert res.total == full and res.unavailable_shards == 0
+
+
+def test_a_shard_slower_than_the_timeout_is_left_out_and_one_within_it_counts(indexes: tuple[Path, Path],
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ZHSEARCH_SHARD_TIMEOUT_MS`` is how long a shard may take: a stalled server (its process group
+    stopped: connections open, nothing answers) is left out after it, and waited for within it."""
+    whoosh_dir, xapian_dir = indexes
+    full = search("合作", index_dir=whoosh_dir).total
+    monkeypatch.setattr(_xapian, "RECHECK_SECONDS", 0.0)  # every search connects afresh, with the setting of the moment
+    with serving_shards(xapian_dir) as servers:
+        remote = _location(servers)
+        monkeypatch.setenv("ZHSEARCH_SHARD_TIMEOUT_MS", "300")
+        assert search("合作", index_dir=remote).total == full
+        stalled = servers[1][0]
+        stalled.signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            res = search("合作", index_dir=remote)
+            assert time.monotonic() - started < 2.0
+            assert res.unavailable_shards == 1 and 0 < res.total < full
+            monkeypatch.setenv("ZHSEARCH_SHARD_TIMEOUT_MS", "30000")
+            threading.Timer(1.5, stalled.signal, (signal.SIGCONT,)).start()
+            started = time.monotonic()
+            res = search("合作", index_dir=remote)
+            assert time.monotonic() - started >= 1.0  # it did wait for the stalled server
+            assert res.unavailable_shards == 0 and res.total == full
+        finally:
+            stalled.signal(signal.SIGCONT)
+
+
+def test_a_bad_shard_timeout_setting_falls_back_to_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer import settings
+    for raw, expected in [("250", 250), ("0", 900), ("-5", 900), ("abc", 900), ("", 900), ("9999999", 900)]:
+        monkeypatch.setenv("ZHSEARCH_SHARD_TIMEOUT_MS", raw)
+        assert settings.shard_timeout_ms() == expected, raw
 
 
 def test_a_replica_that_dies_during_the_retry_leaves_partial_results(indexes: tuple[Path, Path],
