@@ -399,9 +399,9 @@ class XapianBackend:
         terms = [self.translate(c) for c in plan.ranking if not isinstance(c, Q.Phrase)] if by_relevance else []
         phrases = [self.translate(c) for c in plan.ranking if isinstance(c, Q.Phrase)] if by_relevance else []
         parts = []
-        for t, docs in enumerate(tiers.ordered):
-            if t >= 2 and not partial_count:
-                break
+        for t, docs in enumerate(tiers.ordered[:len(tallied)]):
+            if not tallied[t].count:
+                continue  # an empty tier's query is not evaluated again
             part = xapian.Query(xapian.Query.OP_FILTER, xapian.Query(xapian.FixedWeightPostingSource((4 - t) * TIER_WEIGHT)), docs)
             if terms:
                 part = xapian.Query(xapian.Query.OP_AND_MAYBE, part, xapian.Query(xapian.Query.OP_OR, terms))
@@ -413,7 +413,7 @@ class XapianBackend:
             parts.append(part)
         enquire = xapian.Enquire(self.db)
         enquire.set_weighting_scheme(xapian.BM25Weight(*X.BM25_PARAMS))
-        enquire.set_query(xapian.Query(xapian.Query.OP_OR, parts))
+        enquire.set_query(xapian.Query(xapian.Query.OP_OR, parts) if parts else xapian.Query.MatchNothing)
         if plan.sort == "date":
             enquire.set_sort_by_relevance_then_value(X.DATE, True)
         else:
