@@ -9,6 +9,7 @@ from search.errors import (
     IndexUnavailableError,
     IndexVersionError,
     QuerySyntaxError,
+    QueryTooBroadError,
     SearchError,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "IndexVersionError",
     "QueryInfo",
     "QuerySyntaxError",
+    "QueryTooBroadError",
     "SearchError",
     "SearchResults",
     "Sort",

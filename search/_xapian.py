@@ -47,10 +47,11 @@ from search._exact import Needle, Requirement
 from search._plan import Plan
 from search._shards import Shard, combined, timeout_ms
 from search._types import IndexInfo
-from search.errors import ArticleNotFoundError, IndexUnavailableError, IndexVersionError
+from search.errors import ArticleNotFoundError, IndexUnavailableError, IndexVersionError, QueryTooBroadError
 
 RECHECK_SECONDS = 2.0  # how often a thread reconnects, to pick up a rebuilt index
 TIER_WEIGHT = 1e7  # above any BM25 score: tier t weighs (4 - t) of these
+VERIFY_LIMIT = 2000  # candidates read and checked for one query's texts with punctuation or spaces inside
 
 
 def _stored_match_text(stored: Stored) -> bytes:
@@ -111,6 +112,7 @@ class XapianSets:
         self._facet_names = tuple(facet_names)
         self._fold = fold
         self._tallies: dict[str, Tally] = {}
+        self._verified: dict[tuple[str, tuple[tuple[Needle, ...], ...]], xapian.Query] = {}
 
     def everything(self) -> xapian.Query:
         return xapian.Query.MatchAll
@@ -136,7 +138,10 @@ class XapianSets:
                 checks.append(req.needles)
         if not checks:
             return out
-        return self._b.verified(out, checks)
+        key = (str(out), tuple(checks))
+        if key not in self._verified:
+            self._verified[key] = self._b.verified(out, checks)
+        return self._verified[key]
 
     def any_of(self, plan: Sequence[Requirement], within: xapian.Query) -> xapian.Query:
         parts = [self.all_of([req], within) for req in plan]
@@ -147,10 +152,13 @@ class XapianSets:
         for n in req.needles:
             runs = RUN.findall(n.text)
             fields = (X.TITLE_GRAM,) if n.title_only else (X.TITLE_GRAM, X.BODY_GRAM)
+            one_run = len(runs) == 1 and runs[0] == n.text
             for prefix in fields:
-                contiguous = [_contiguous(prefix, run) for run in runs]
-                queries.append(contiguous[0] if len(contiguous) == 1 else xapian.Query(xapian.Query.OP_AND, contiguous))
-            check = check or not (len(runs) == 1 and runs[0] == n.text)
+                parts = [_contiguous(prefix, run) for run in runs]
+                if not one_run and sum(map(len, runs)) > 1:
+                    parts.append(_in_order_within(prefix, runs, len(n.text)))
+                queries.append(parts[0] if len(parts) == 1 else xapian.Query(xapian.Query.OP_AND, parts))
+            check = check or not one_run
         return xapian.Query(xapian.Query.OP_OR, queries), check
 
     def both(self, a: xapian.Query, b: xapian.Query) -> xapian.Query:
@@ -191,6 +199,13 @@ def _contiguous(prefix: str, run: str) -> xapian.Query:
     bigrams = list(dict.fromkeys(prefix + run[i : i + 2] for i in range(len(run) - 1)))
     phrase = xapian.Query(xapian.Query.OP_PHRASE, [prefix + c for c in run], len(run))
     return xapian.Query(xapian.Query.OP_AND, [*map(xapian.Query, bigrams), phrase])
+
+
+def _in_order_within(prefix: str, runs: Sequence[str], width: int) -> xapian.Query:
+    """Documents whose field holds the characters of ``runs`` in order within ``width`` characters:
+    true of every document that holds the text they come from (``width`` characters long, its
+    runs separated by what is not indexed), so only those are read and checked."""
+    return xapian.Query(xapian.Query.OP_PHRASE, [prefix + c for run in runs for c in run], width)
 
 
 class XapianBackend:
@@ -316,13 +331,24 @@ class XapianBackend:
         return self._call(run)
 
     def verified(self, candidates: xapian.Query, checks: list[tuple[Needle, ...]]) -> xapian.Query:
-        """The candidates whose stored text holds one needle of each check, as a query of their ids."""
+        """The candidates whose stored text holds one needle of each check, as a query of their ids.
+
+        Each candidate's stored fields come over the network and are normalised here (about a
+        millisecond each), so more than ``VERIFY_LIMIT`` of them is ``QueryTooBroadError``, said
+        before any is read, rather than a request that ties up a thread for seconds."""
         def run() -> list[str]:
             enquire = xapian.Enquire(self.db)
             enquire.set_weighting_scheme(xapian.BoolWeight())
             enquire.set_query(candidates)
+            mset = enquire.get_mset(0, VERIFY_LIMIT + 1)
+            if mset.size() > VERIFY_LIMIT:
+                texts = "、".join(f"“{n.text}”" for needles in checks for n in needles)
+                raise QueryTooBroadError(
+                    f"{texts}: more than {VERIFY_LIMIT:,} articles hold its characters and would have to be read one by one "
+                    "on this index (a text with punctuation or spaces inside is checked that way); "
+                    "add a word, or leave the punctuation out")
             kept = []
-            for item in enquire.get_mset(0, self.db.get_doccount()):
+            for item in mset:
                 stored = X.decode_stored(item.document.get_data())
                 text = _stored_match_text(stored)
                 if all(any(n.utf8 in (title_part(text) if n.title_only else text) for n in needles) for needles in checks):

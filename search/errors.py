@@ -17,6 +17,11 @@ class QuerySyntaxError(SearchError, ValueError):
     """A parameter or query could not be understood (bad page, sort, date...)."""
 
 
+class QueryTooBroadError(QuerySyntaxError):
+    """A text the backend would have to check article by article has too many candidates (on the
+    Xapian backend: a quoted text with punctuation or spaces inside, of very common characters)."""
+
+
 class IndexNotFoundError(SearchError, _indexer_errors.IndexNotFoundError):
     """No index in the folder (or it cannot be opened)."""
 

@@ -146,6 +146,46 @@ def test_random_runs_of_the_text_count_as_a_substring_scan(own_corpus: OwnCorpus
         assert res.total >= 1, text
 
 
+def test_random_texts_with_punctuation_inside_count_as_a_substring_scan(own_corpus: OwnCorpus,
+                                                                        own_location: Path | str) -> None:
+    """Quoted texts cut at random across a punctuation mark or a space of the articles (checked on
+    each candidate's text; on Xapian the candidates are the documents holding their characters in
+    order within the text's width): every total is the brute-force count."""
+    rng = random.Random(31)
+    bodies = [a.norm_body for a in own_corpus.truth.articles.values()]
+    spans = [m for body in bodies for m in re.finditer(r"[\u4e00-\u9fffA-Za-z0-9]{1,4}[^\u4e00-\u9fffA-Za-z0-9\"]{1,2}[\u4e00-\u9fffA-Za-z0-9]{1,4}", body)]
+    assert len(spans) > 100
+    checked: set[str] = set()
+    while len(checked) < 30:
+        text = rng.choice(spans).group()
+        if text.strip() == text:
+            checked.add(text)
+    for text in sorted(checked):
+        res = check(own_corpus, own_location, f'"{text}"')
+        assert res.total >= 1, text
+
+
+def test_a_punctuated_text_with_too_many_candidates_is_a_clear_error(own_corpus: OwnCorpus, own_shards: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Xapian each candidate of such a text is read and checked on the web front: past the
+    limit the query is refused, before any is read, with a message that says what to do."""
+    from search import QueryTooBroadError
+    from search import _xapian
+
+    assert search('"合作，"', index_dir=own_shards).total >= 0  # within the limit: answered
+    monkeypatch.setattr(_xapian, "VERIFY_LIMIT", 3)
+    with pytest.raises(QueryTooBroadError, match="more than 3 articles"):
+        search('"合作，"', index_dir=own_shards)
+    assert search("合作", index_dir=own_shards).total > 3  # the limit is only for texts checked one by one
+    from web import create_app
+
+    client = create_app({"INDEX_DIR": own_shards}).test_client()
+    api = client.get("/api/search", query_string={"q": '"合作，"'})
+    assert api.status_code == 400 and "more than 3 articles" in api.get_json()["error"]
+    page = client.get("/", query_string={"q": '"合作，"'})
+    assert page.status_code == 400 and "leave the punctuation out" in page.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("part", ["哈尔", "齐哈", "尔滨"])
 def test_partial_word_matches_through_characters(own_corpus: OwnCorpus, own_location: Path | str, part: str) -> None:
     # jieba makes 齐齐哈尔 and 哈尔滨 one word each; the character fields still find the text inside them.
