@@ -25,6 +25,7 @@ left out and counted (``SearchResults.unavailable_shards``); none left at all is
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import threading
@@ -92,16 +93,15 @@ def _shared_keys(spy: xapian.ValueCountMatchSpy) -> dict[bytes, int]:
         want *= 4
 
 
-def _summed(tallies: Sequence[Tally]) -> Tally:
-    """The count and facets of the union of disjoint sets; its reprint keys only when one set has articles."""
+def _summed_facets(tallies: Sequence[Tally]) -> dict[str, dict[str, int]]:
+    """The facet counts of the union of disjoint sets."""
     facets: dict[str, dict[str, int]] = {}
     for t in tallies:
         for name, values in t.facets.items():
             into = facets.setdefault(name, {})
             for v, n in values.items():
                 into[v] = into.get(v, 0) + n
-    nonempty = [t for t in tallies if t.count]
-    return Tally(sum(t.count for t in tallies), facets, nonempty[0].shared if len(nonempty) == 1 else {})
+    return facets
 
 
 class XapianSets:
@@ -112,7 +112,6 @@ class XapianSets:
         self._facet_names = tuple(facet_names)
         self._fold = fold
         self._tallies: dict[str, Tally] = {}
-        self._verified: dict[tuple[str, tuple[tuple[Needle, ...], ...]], xapian.Query] = {}
 
     def everything(self) -> xapian.Query:
         return xapian.Query.MatchAll
@@ -138,10 +137,7 @@ class XapianSets:
                 checks.append(req.needles)
         if not checks:
             return out
-        key = (str(out), tuple(checks))
-        if key not in self._verified:
-            self._verified[key] = self._b.verified(out, checks)
-        return self._verified[key]
+        return self._b.verified(out, checks)
 
     def any_of(self, plan: Sequence[Requirement], within: xapian.Query) -> xapian.Query:
         parts = [self.all_of([req], within) for req in plan]
@@ -407,27 +403,25 @@ class XapianBackend:
         fold = plan.reprints_of is None
         sets = XapianSets(self, plan.facet_fields, fold=fold)
         tiers = _tiers.select(plan, sets)
-        # The tiers are disjoint (``_tiers.select``): each is tallied on its own, and the tallies add up,
-        # except for the reprint groups, which can span tiers: they are tallied over the union when
-        # more than one tier lists articles.
+        # The tiers are disjoint (``_tiers.select``): each is tallied on its own and the counts and
+        # facets add up; a reprint group can span tiers, so when more than one tier lists articles
+        # the shared keys come from one match over their union.
         tallied = [sets.tally(tiers.exact), sets.tally(tiers.regional)]
         if tiers.relaxed:
             tallied += [sets.tally(tiers.every_word), sets.tally(tiers.some)]
         exact, regional, partial_count = tallied[0], tallied[1], sum(t.count for t in tallied[2:])
-        listed = _summed(tallied)
-        if fold and sum(1 for t in tallied if t.count) > 1:
-            union = tiers.exact
-            for t, docs in enumerate(tiers.ordered[1:len(tallied)], start=1):
-                if tallied[t].count:
-                    union = sets.either(union, docs)
-            listed = Tally(listed.count, listed.facets, self.tally(union, (), dup=True).shared)
+        listing = [(t, docs) for t, (docs, tally) in enumerate(zip(tiers.ordered, tallied)) if tally.count]
+        shared: dict[bytes, int] = {}
+        if fold and len(listing) == 1:
+            shared = tallied[listing[0][0]].shared
+        elif fold and listing:
+            shared = self.tally(functools.reduce(sets.either, [docs for _, docs in listing]), (), dup=True).shared
+        listed = Tally(sum(t.count for t in tallied), {}, shared)
         by_relevance = plan.sort == "relevance"
         terms = [self.translate(c) for c in plan.ranking if not isinstance(c, Q.Phrase)] if by_relevance else []
         phrases = [self.translate(c) for c in plan.ranking if isinstance(c, Q.Phrase)] if by_relevance else []
         parts = []
-        for t, docs in enumerate(tiers.ordered[:len(tallied)]):
-            if not tallied[t].count:
-                continue  # an empty tier's query is not evaluated again
+        for t, docs in listing:  # an empty tier's query is not evaluated again
             part = xapian.Query(xapian.Query.OP_FILTER, xapian.Query(xapian.FixedWeightPostingSource((4 - t) * TIER_WEIGHT)), docs)
             if terms:
                 part = xapian.Query(xapian.Query.OP_AND_MAYBE, part, xapian.Query(xapian.Query.OP_OR, terms))
@@ -448,11 +442,11 @@ class XapianBackend:
             enquire.set_collapse_key(X.DUP)
         # Pruned: Xapian weighs in full only what can still reach the pages up to this one.
         mset = enquire.get_mset((plan.page - 1) * plan.per_page, plan.per_page)
-        counted = exact if exact.count or plan.empty else listed
+        counted = exact.facets if exact.count or plan.empty else _summed_facets(tallied)
         facets: dict[str, tuple[tuple[str, int], ...]] = {}
         for name in plan.facet_fields:
             if name in X.FACET_SLOT:
-                values = [(v, n) for v, n in counted.facets.get(name, {}).items() if v and n]
+                values = [(v, n) for v, n in counted.get(name, {}).items() if v and n]
                 facets[name] = tuple(sorted(values, key=lambda kv: (-kv[1], kv[0])))
         hits = []
         for item in mset:
