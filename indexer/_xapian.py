@@ -62,7 +62,7 @@ def _ranked_fields(doc: dict[str, Any]) -> dict[str, tuple[dict[str | None, int]
         for gram, start in gram_spans(norm):
             t = X.term(field, gram)
             counts[t] = counts.get(t, 0) + 1
-            if len(gram) == 1 and t is not None:
+            if len(gram) == 2 and t is not None:
                 positions.append((t, start + 1))
     return out
 
@@ -245,10 +245,61 @@ def _stored_averages(meta: dict[str, object]) -> Lengths:
     return {prefix: float(lengths[prefix]) for prefix in X.RANKED}
 
 
-def _finish(gen: Path, dbs: list[xapian.WritableDatabase], articles: int, averages: Lengths) -> None:
-    """Commit the shards, write the vocabulary (files and shard 0's metadata) and the metadata."""
+RECHECK_ALL_KEYS = 256  # an update with more reprint keys than this checks every article's key
+
+
+def _keyed(keys: Iterable[bytes]) -> xapian.Query:
+    return xapian.Query(xapian.Query.OP_OR, [xapian.Query(xapian.Query.OP_VALUE_RANGE, X.DUP, k, k) for k in keys])
+
+
+def _mark_reprints(dbs: list[xapian.WritableDatabase], keys: set[bytes] | None = None) -> int:
+    """Set ``REPRINT`` on the articles whose reprint key another article shares, across the
+    shards (reprints go to shards by their own ids): of every article, or of those with one of
+    ``keys`` (an update's). Returns how many were changed."""
+    combined = xapian.Database()
+    for db in dbs:
+        combined.add_database(db)
+    if keys is not None and len(keys) > RECHECK_ALL_KEYS:
+        keys = None
+    if not combined.get_doccount() or keys == set():
+        return 0
+    enquire = xapian.Enquire(combined)
+    enquire.set_weighting_scheme(xapian.BoolWeight())
+    enquire.set_query(xapian.Query.MatchAll if keys is None else _keyed(keys))
+    spy = xapian.ValueCountMatchSpy(X.DUP)
+    enquire.add_matchspy(spy)
+    enquire.get_mset(0, 0, combined.get_doccount())
+    shared = X.shared_values(spy)
+    changed = 0
+    for db in dbs:
+        if not shared:
+            break
+        if keys is None:
+            found = [item.docid for item in db.valuestream(X.DUP) if item.value in shared]
+        else:
+            one = xapian.Enquire(db)
+            one.set_weighting_scheme(xapian.BoolWeight())
+            one.set_query(_keyed(shared))
+            found = [item.docid for item in one.get_mset(0, db.get_doccount())]
+        for docid in found:
+            doc = db.get_document(docid)
+            key = doc.get_value(X.DUP)
+            if doc.get_value(X.REPRINT) != key:
+                doc.add_value(X.REPRINT, key)
+                db.replace_document(docid, doc)
+                changed += 1
+    return changed
+
+
+def _finish(gen: Path, dbs: list[xapian.WritableDatabase], articles: int, averages: Lengths,
+            reprint_keys: set[bytes] | None = None) -> None:
+    """Commit the shards, mark their reprints (``_mark_reprints``), write the vocabulary (files
+    and shard 0's metadata) and the metadata."""
     weights: dict[str, int] = {}
     min_body_df = 1 if articles < SMALL_INDEX_DOCS else 2
+    for db in dbs:
+        db.commit()
+    _mark_reprints(dbs, reprint_keys)
     for db in dbs:
         db.commit()
     for prefix, factor, floor in ((X.TITLE_WORD, TITLE_WEIGHT, 1), (X.BODY_WORD, 1, min_body_df)):
@@ -327,6 +378,7 @@ def modify_shards(root: Path, action: str, *, sources: Iterable[str | os.PathLik
             for k in range(shards):  # Xapian changes its files in place: a copy, never hard links
                 shutil.copytree(gen / X.shard_name(k), building / X.shard_name(k))
             dbs = _open_shards(building, shards, create=False)
+            keys: set[bytes] = set()
             if action == "update":
                 touched: set[str] = set()
                 for article in _articles(read_sources(sources, follow_symlinks=follow_symlinks), report, progress):
@@ -341,6 +393,7 @@ def modify_shards(root: Path, action: str, *, sources: Iterable[str | os.PathLik
                         report.indexed += 1
                     db.replace_document(id_term, _document_of(_analyse(doc, averages)))
                     touched.add(article.id)
+                    keys.add(str(doc[F.DUP_KEY]).encode("utf-8"))
             else:
                 for article_id in dict.fromkeys(ids):
                     db = dbs[X.shard_of(article_id, shards)]
@@ -349,7 +402,7 @@ def modify_shards(root: Path, action: str, *, sources: Iterable[str | os.PathLik
                         report.deleted += 1
                     else:
                         report.not_found.append(article_id)
-            _finish(building, dbs, sum(db.get_doccount() for db in dbs), averages)
+            _finish(building, dbs, sum(db.get_doccount() for db in dbs), averages, keys)
         _point_stubs(root)
         _store.remove_stale(root)
     report.seconds = time.perf_counter() - started

@@ -15,8 +15,10 @@ Articles go to shard ``shard_of(id, N)`` (a stable hash). Each document has:
 - ``T<word>`` / ``W<word>``: jieba words of the title / body (``indexer.analysis``),
   body words with their word positions (the proximity bonus);
 - ``H<gram>`` / ``B<gram>``: the character grams of the normalised title / body
-  (``indexer.matchtext.gram_spans``), unigrams with their character positions
-  (``start + 1``), so contiguous text is a phrase of unigrams: exact matching;
+  (``indexer.matchtext.gram_spans``), bigrams with their character positions
+  (``start + 1``), so a run of three characters or more is the exact phrase of
+  its overlapping bigrams: exact matching (a bigram's position list is far
+  shorter than those of its two characters, so phrases cost less to check);
 - the wdf of those four kinds of term is their count already normalised by the
   length of their own field, as the local backend's BM25 does
   (``ranked_wdf``): Xapian's BM25 knows one length per document, all fields
@@ -27,7 +29,12 @@ Articles go to shard ``shard_of(id, N)`` (a stable hash). Each document has:
   ``update``;
 - ``S<source>``, ``K<category>``, ``Y<year>``: boolean filter terms;
 - values: ``DATE`` (``xapian.sortable_serialise`` of the POSIX time), ``DUP``
-  (reprint key, the collapse key), ``SOURCE``, ``YEAR``, ``CATEGORY`` (facets);
+  (reprint key, the collapse key), ``SOURCE``, ``YEAR``, ``CATEGORY`` (facets),
+  ``REPRINT``: the reprint key again, only in articles whose key another article
+  of the index shares (set by ``mark_reprints`` when a generation is finished;
+  a deletion may leave it on an article no longer reprinted, which counts the
+  same). A query counts its reprint groups with a match spy on it: a spy on
+  ``DUP`` would bring every listed article's key over the network;
 - data: the stored fields as JSON (``encode_stored`` / ``decode_stored``).
 """
 
@@ -44,7 +51,7 @@ from whoosh.util.numeric import length_to_byte
 from indexer import schema as F
 from indexer.schema import BM25_B, BM25_K1, stored_length
 
-FORMAT_VERSION = 2  # 2: per-field length-normalised wdf (1 had raw counts, ranked by whole-document length)
+FORMAT_VERSION = 3  # 3: bigram positions, REPRINT; 2: per-field length-normalised wdf; 1: raw counts
 BACKEND = "xapian"
 SHARD_PREFIX = "shard-"
 STUB_SUFFIX = ".stub"
@@ -52,7 +59,7 @@ ID, TITLE_WORD, BODY_WORD, TITLE_GRAM, BODY_GRAM = "Q", "T", "W", "H", "B"
 FILTER_PREFIX = {F.SOURCE: "S", F.CATEGORY: "K", F.YEAR: "Y"}
 FIELD_PREFIX = {F.TITLE: TITLE_WORD, F.BODY: BODY_WORD, F.TITLE_CHARS: TITLE_GRAM, F.BODY_CHARS: BODY_GRAM,
                 F.ID_FIELD: ID, **FILTER_PREFIX}
-DATE, DUP, SOURCE, YEAR, CATEGORY = 0, 1, 2, 3, 4
+DATE, DUP, SOURCE, YEAR, CATEGORY, REPRINT = 0, 1, 2, 3, 4, 5
 FACET_SLOT = {F.SOURCE: SOURCE, F.YEAR: YEAR, F.CATEGORY: CATEGORY}
 STORED = (F.ID_FIELD, F.HEADLINE, F.BODY, F.URL, F.SOURCE, F.CATEGORY, F.PUBLISHED, F.AUTHOR, F.EDITOR,
           F.ORIGINAL_TITLE, F.TITLE_DERIVED, F.YEAR)
@@ -77,6 +84,17 @@ def term(field: str, text: str) -> str | None:
     """The Xapian term of ``text`` in ``field`` (None for one too long to index)."""
     value = FIELD_PREFIX[field] + text
     return value if len(value.encode("utf-8")) <= MAX_TERM_BYTES else None
+
+
+def shared_values(spy: Any) -> dict[bytes, int]:
+    """The values a ``xapian.ValueCountMatchSpy`` saw more than once, and how often: read most
+    frequent first, a batch at a time, so values seen once never come into Python."""
+    want = 64
+    while True:
+        found = [(item.term, int(item.termfreq)) for item in spy.top_values(want)]
+        if len(found) < want or found[-1][1] <= 1:
+            return {key: n for key, n in found if n > 1}
+        want *= 4
 
 
 def shard_of(article_id: str, shards: int) -> int:

@@ -9,7 +9,7 @@ database and computes BM25 with statistics across all of them.
 The matching contract is the local backend's, on Xapian's own terms
 (``indexer.xapianformat``): a text that is one run of letters, digits or Han
 characters is its gram term (one or two characters: bigrams are indexed within
-runs) or the phrase of its character unigrams (positions are character
+runs) or the exact phrase of its overlapping bigrams (positions are character
 offsets), so contiguous text matches exactly; a text with spaces or
 punctuation inside is looked up by the phrases of its runs and checked on each
 candidate's stored text. The relaxation policy is the same code
@@ -81,18 +81,6 @@ class Tally:
 NO_TALLY = Tally(0, {}, {})
 
 
-def _shared_keys(spy: xapian.ValueCountMatchSpy) -> dict[bytes, int]:
-    """The values that the spy saw more than once, and how often: most values are seen once (an
-    article is rarely reprinted), so they are read most frequent first, a batch at a time, and
-    the rest is never brought into Python."""
-    want = 64
-    while True:
-        found = [(item.term, int(item.termfreq)) for item in spy.top_values(want)]
-        if len(found) < want or found[-1][1] <= 1:
-            return {key: n for key, n in found if n > 1}
-        want *= 4
-
-
 def _summed_facets(tallies: Sequence[Tally]) -> dict[str, dict[str, int]]:
     """The facet counts of the union of disjoint sets."""
     facets: dict[str, dict[str, int]] = {}
@@ -151,8 +139,8 @@ class XapianSets:
             one_run = len(runs) == 1 and runs[0] == n.text
             for prefix in fields:
                 parts = [_contiguous(prefix, run) for run in runs]
-                if not one_run and sum(map(len, runs)) > 1:
-                    parts.append(_in_order_within(prefix, runs, len(n.text)))
+                if not one_run and (in_order := _in_order_within(prefix, runs, len(n.text))) is not None:
+                    parts.append(in_order)
                 queries.append(parts[0] if len(parts) == 1 else xapian.Query(xapian.Query.OP_AND, parts))
             check = check or not one_run
         return xapian.Query(xapian.Query.OP_OR, queries), check
@@ -187,21 +175,24 @@ def _contiguous(prefix: str, run: str) -> xapian.Query:
 
     A run of one or two characters is a gram term (bigrams are indexed within runs, so the
     bigram is there exactly when the two characters stand side by side); a longer one is the
-    phrase of its unigrams, ANDed with its bigrams so that Xapian checks positions only in
-    documents that have every bigram.
+    phrase of its overlapping bigrams, each at the next character offset (a window as wide as
+    there are bigrams).
     """
     if len(run) <= 2:
         return xapian.Query(prefix + run)
-    bigrams = list(dict.fromkeys(prefix + run[i : i + 2] for i in range(len(run) - 1)))
-    phrase = xapian.Query(xapian.Query.OP_PHRASE, [prefix + c for c in run], len(run))
-    return xapian.Query(xapian.Query.OP_AND, [*map(xapian.Query, bigrams), phrase])
+    bigrams = [prefix + run[i : i + 2] for i in range(len(run) - 1)]
+    return xapian.Query(xapian.Query.OP_PHRASE, bigrams, len(bigrams))
 
 
-def _in_order_within(prefix: str, runs: Sequence[str], width: int) -> xapian.Query:
-    """Documents whose field holds the characters of ``runs`` in order within ``width`` characters:
-    true of every document that holds the text they come from (``width`` characters long, its
-    runs separated by what is not indexed), so only those are read and checked."""
-    return xapian.Query(xapian.Query.OP_PHRASE, [prefix + c for run in runs for c in run], width)
+def _in_order_within(prefix: str, runs: Sequence[str], width: int) -> xapian.Query | None:
+    """Documents whose field holds the bigrams of ``runs`` in order, their starts within
+    ``width - 1`` characters: true of every document that holds the text they come from
+    (``width`` characters long, its runs separated by what is not indexed), so only those are
+    read and checked. None when the runs have fewer than two bigrams (nothing to order)."""
+    bigrams = [prefix + run[i : i + 2] for run in runs for i in range(len(run) - 1)]
+    if len(bigrams) < 2:
+        return None
+    return xapian.Query(xapian.Query.OP_PHRASE, bigrams, max(len(bigrams), width - 1))
 
 
 class XapianBackend:
@@ -313,7 +304,7 @@ class XapianBackend:
         reprint keys of more than one article, in one unranked match."""
         def run() -> Tally:
             spies = {name: xapian.ValueCountMatchSpy(X.FACET_SLOT[name]) for name in facet_names if name in X.FACET_SLOT}
-            groups = xapian.ValueCountMatchSpy(X.DUP) if dup else None
+            groups = xapian.ValueCountMatchSpy(X.REPRINT) if dup else None
             enquire = xapian.Enquire(self.db)
             enquire.set_weighting_scheme(xapian.BoolWeight())
             enquire.set_query(q)
@@ -322,7 +313,7 @@ class XapianBackend:
             count = int(enquire.get_mset(0, 0, self.db.get_doccount()).get_matches_estimated())
             facets = {name: {item.term.decode("utf-8"): int(item.termfreq) for item in spy.values()}
                       for name, spy in spies.items()}
-            return Tally(count, facets, _shared_keys(groups) if groups is not None else {})
+            return Tally(count, facets, X.shared_values(groups) if groups is not None else {})
 
         return self._call(run)
 

@@ -442,6 +442,63 @@ def test_update_and_delete_reach_running_servers(indexes: tuple[Path, Path], tmp
         assert index_stats(index_dir=xapian_dir).articles == 414
 
 
+def _reprint_marks(xapian_dir: Path) -> tuple[dict[bytes, int], set[bytes], set[bytes]]:
+    """Every article's reprint key counted over the shards, and the keys with and without REPRINT."""
+    from collections import Counter
+
+    keys: Counter[bytes] = Counter()
+    marked, unmarked = set(), set()
+    for path in index_stats(index_dir=xapian_dir).shard_databases:
+        db = xapian.Database(path)
+        for item in db.postlist(""):
+            doc = db.get_document(item.docid)
+            key = doc.get_value(X.DUP)
+            keys[key] += 1
+            (marked if doc.get_value(X.REPRINT) == key else unmarked).add(key)
+            assert doc.get_value(X.REPRINT) in (b"", key)
+        db.close()
+    return dict(keys), marked, unmarked
+
+
+def test_reprint_marks_follow_the_keys_through_update_and_delete(corpus: Path, indexes: tuple[Path, Path],
+                                                                tmp_path: Path) -> None:
+    """REPRINT is on exactly the articles whose key another shares (what a query's reprint spy
+    counts), after a build and after an update makes a new pair across shards; a deletion may
+    leave it, and the counts stay the local backend's."""
+    whoosh_built, built = indexes
+    keys, marked, unmarked = _reprint_marks(built)
+    assert marked == {k for k, n in keys.items() if n > 1} and len(marked) > 5
+    assert unmarked == {k for k, n in keys.items() if n == 1}
+    whoosh_dir, xapian_dir = tmp_path / "whoosh", tmp_path / "xapian"
+    shutil.copytree(whoosh_built, whoosh_dir, symlinks=True)
+    shutil.copytree(built, xapian_dir, symlinks=True)
+    records = [json.loads(line) for line in (corpus / "generated.jsonl").read_text("utf-8").splitlines()]
+    loner = next(r for r in records if r.get("date") and sum(o["content"] == r["content"] for o in records) == 1)
+    shards = int(json.loads((built / (built / "CURRENT").read_text("utf-8").strip() / "zhsearch.json").read_text("utf-8"))["shards"])
+    copy_id = next(f"copy-{i}" for i in range(100) if X.shard_of(f"copy-{i}", shards) != X.shard_of(loner["id"], shards))
+    source = tmp_path / "copy.jsonl"
+    source.write_text(json.dumps({**loner, "id": copy_id, "source": "江城日报"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    for index in (whoosh_dir, xapian_dir):
+        assert update_index([source], index_dir=index).indexed == 1
+    keys, marked, unmarked = _reprint_marks(xapian_dir)
+    assert marked == {k for k, n in keys.items() if n > 1} and unmarked == {k for k, n in keys.items() if n == 1}
+    query = loner["title"]
+
+    def compared() -> None:
+        a, b = search(query, index_dir=whoosh_dir, per_page=50), search(query, index_dir=str(xapian_dir), per_page=50)
+        assert _counts(b) == _counts(a)
+        assert sorted((h.id, h.duplicates) for h in b.hits) == sorted((h.id, h.duplicates) for h in a.hits)
+
+    compared()
+    hit = {h.id: h for h in search(query, index_dir=str(xapian_dir), per_page=50).hits}
+    assert (hit.get(loner["id"]) or hit[copy_id]).duplicates == 1
+    from indexer import delete_articles
+
+    for index in (whoosh_dir, xapian_dir):
+        assert delete_articles([copy_id], index_dir=index).deleted == 1
+    compared()
+
+
 def test_the_page_says_when_a_shard_is_missing(indexes: tuple[Path, Path]) -> None:
     from tests.conftest import serving
     import urllib.request
