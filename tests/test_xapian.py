@@ -442,6 +442,38 @@ def test_update_and_delete_reach_running_servers(indexes: tuple[Path, Path], tmp
         assert index_stats(index_dir=xapian_dir).articles == 414
 
 
+def test_texts_over_a_four_character_alphabet_count_as_a_substring_scan(tmp_path: Path) -> None:
+    """Articles written with four characters hold, for nearly every text, its bigrams in order
+    without the text itself (甲乙丁乙丙 for 甲乙丙): a bigram phrase one position too loose, or a
+    punctuated text's check too narrow, would count them. Every total, on both backends, is the
+    brute-force count."""
+    rng = random.Random(41)
+    letters = "甲乙丙丁"
+    articles = [{"id": f"abc-{i}", "title": "".join(rng.choices(letters, k=rng.randint(4, 9))),
+                 "content": "".join(rng.choices(letters + "，", weights=(5, 5, 5, 5, 2), k=rng.randint(20, 70))),
+                 "date": "2024-01-01"} for i in range(150)]
+    assert len({a["content"] for a in articles}) == len(articles)  # no reprints: every article is listed
+    source = tmp_path / "abc.jsonl"
+    source.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
+    build_index([source], index_dir=tmp_path / "whoosh", procs=1)
+    build_shards([source], index_dir=tmp_path / "xapian", shards=2, procs=1)
+    texts = {"".join(rng.choices(letters, k=rng.randint(3, 7))) for _ in range(60)}
+    texts |= {"".join(rng.choices(letters, k=rng.randint(1, 3))) + "，" + "".join(rng.choices(letters, k=rng.randint(1, 3)))
+              for _ in range(20)}
+    missed = 0
+    for text in sorted(texts):
+        holding = {a["id"] for a in articles if text in a["title"] or text in a["content"]}  # type: ignore[operator]
+        bigrams_in_order = {a["id"] for a in articles if all(text[i:i + 2] in a["content"] for i in range(len(text) - 1))}
+        missed += len(bigrams_in_order - holding)
+        for location in (tmp_path / "whoosh", str(tmp_path / "xapian")):
+            res = search(f'"{text}"', index_dir=location, correct=False, per_page=100)
+            assert res.total == res.query_info.strict_total == len(holding), (text, location)
+            listed = [h for p in range(1, res.pages + 1)
+                      for h in search(f'"{text}"', index_dir=location, correct=False, per_page=100, page=p).hits]
+            assert {h.id for h in listed if h.match == "exact"} == holding, (text, location)
+    assert missed > 50  # the near misses are there to be miscounted
+
+
 def _reprint_marks(xapian_dir: Path) -> tuple[dict[bytes, int], set[bytes], set[bytes]]:
     """Every article's reprint key counted over the shards, and the keys with and without REPRINT."""
     from collections import Counter
