@@ -270,6 +270,68 @@ def test_worker_processes_write_the_shards_one_process_writes(corpus: Path, inde
         assert a.get_document(item.docid).get_data() == b.get_document(other).get_data()
 
 
+def _shard_contents(xapian_dir: Path) -> dict[str, object]:
+    """Every article of the shards, by id: its terms with wdfs and positions, values and data;
+    and every shard's metadata."""
+    out: dict[str, object] = {}
+    gen = next(xapian_dir.glob("gen-*"))
+    for shard in sorted(gen.glob("shard-*")):
+        db = xapian.Database(str(shard))
+        out[f"{shard.name}:metadata"] = {k: db.get_metadata(k) for k in db.metadata_keys()}
+        out[f"{shard.name}:doccount"] = db.get_doccount()
+        for item in db.postlist(""):
+            doc = db.get_document(item.docid)
+            article = X.decode_stored(doc.get_data())[F.ID_FIELD]
+            out[article] = (shard.name, doc.get_data(), {v.num: v.value for v in doc.values()},
+                            {t.term: (t.wdf, list(db.positionlist(item.docid, t.term))) for t in doc.termlist()})
+        db.close()
+    return out
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_a_rebuild_compacts_its_shards_and_keeps_every_term_position_value_and_text(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, procs: int) -> None:
+    from indexer import _store
+    from indexer import _xapian as build
+
+    packed = tmp_path / "packed"
+    build_shards([corpus], index_dir=packed, shards=3, procs=procs)
+    monkeypatch.setattr(build, "_compact_shards", lambda *args: None)  # the shards as the writers leave them
+    written = tmp_path / "written"
+    build_shards([corpus], index_dir=written, shards=3, procs=procs)
+    a, b = _shard_contents(packed), _shard_contents(written)
+    generation = X.GENERATION_KEY.encode()
+    for contents in (a, b):  # a build's own time stamp: the one thing two builds differ in
+        contents["shard-0:metadata"] = {k: v for k, v in contents["shard-0:metadata"].items() if k != generation}  # type: ignore[union-attr]
+    assert a == b and len(a) == 414 + 6
+    sizes = [_store.disk_usage(next(folder.glob("gen-*"))) for folder in (packed, written)]
+    assert sizes[0] < 0.8 * sizes[1], sizes
+    assert not list(packed.glob("gen-*/.*compact"))  # no half-written copy is left beside the shards
+    assert search("合作", index_dir=packed).total == search("合作", index_dir=written).total > 0
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_a_compaction_that_fails_fails_the_build_and_keeps_the_served_index(corpus: Path, tmp_path: Path, procs: int,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer import IndexWriteError
+    from indexer import _xapian as build
+
+    folder = tmp_path / "shards"
+    build_shards([SAMPLE_ARTICLES], index_dir=folder, shards=2, procs=1)
+    before, found = index_stats(index_dir=folder), search("合作", index_dir=folder).total
+
+    def failing(path: Path) -> None:
+        raise xapian.DatabaseError(f"cannot write {path}: disk full (simulated)")
+
+    monkeypatch.setattr(build, "_compact_one", failing)
+    with pytest.raises(IndexWriteError, match="compacting the shards failed"):
+        build_shards([corpus], index_dir=folder, shards=2, procs=procs)
+    after = index_stats(index_dir=folder)
+    assert (after.generation, after.articles) == (before.generation, before.articles)
+    assert search("合作", index_dir=folder).total == found > 0
+    assert [p.name for p in folder.glob("gen-*")] == [after.generation]  # nothing half-built left
+
+
 @pytest.mark.parametrize("how", ["raises", "dies"])
 def test_a_writer_process_that_fails_fails_the_build_and_keeps_the_served_index(corpus: Path, tmp_path: Path, how: str,
                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
