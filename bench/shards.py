@@ -4,6 +4,7 @@ beside the local Whoosh index, on the same articles, in one run.
     python bench/shards.py [--data DIR] [--articles 7000] [--shards 1 2 4] [--queries 200] [--repeat 3]
     python bench/shards.py --generated N [--generator-seed 1] [--local-index DIR | --no-local] ...
     python bench/shards.py --generated N --shard-index DIR --shards 4 2 1 --no-local
+    python bench/shards.py --generated N --shard-index DIR --shards --no-local   # as built only
 
 For each shard count, builds the first ``--articles`` CCTV articles into that
 many Xapian shards (``python -m indexer rebuild --backend xapian``, timed here,
@@ -86,7 +87,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data")
     parser.add_argument("--articles", type=int, default=7000)
-    parser.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--shards", type=int, nargs="*", default=[1, 2, 4],
+                        help="shard counts (with --shard-index, none: only the index as built)")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11, help="the queries' seed")
